@@ -1,0 +1,213 @@
+"""The `rtw` command line: dev stack, workers, orders, ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from services.contracts import OrderInput, TaskQueue
+from services.runtime.config import Settings, load_settings
+
+app = typer.Typer(
+    help="rtw: real-time workflows on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+order_app = typer.Typer(help="Start and inspect order sagas.", no_args_is_help=True)
+payments_app = typer.Typer(help="Inspect the payments service.", no_args_is_help=True)
+app.add_typer(order_app, name="order")
+app.add_typer(payments_app, name="payments")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        typer.echo(f"rtw: invalid configuration:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@app.command()
+def worker(
+    queue: Annotated[TaskQueue, typer.Argument(help="task queue to serve")],
+    health_port: Annotated[
+        int | None, typer.Option(help="serve /healthz and /readyz here (env RTW_HEALTH_PORT)")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Prometheus metrics port (env RTW_METRICS_PORT)")
+    ] = None,
+) -> None:
+    """Run one worker until SIGTERM/SIGINT, then drain and exit 0."""
+    from services.runtime.logs import configure_logging
+    from services.runtime.worker_host import WorkerHost
+    from services.workers import WORKER_FACTORIES
+
+    settings = _settings()
+    overrides: dict[str, Any] = {}
+    if health_port is not None:
+        overrides["health_port"] = health_port
+    if metrics_port is not None:
+        overrides["metrics_port"] = metrics_port
+    settings = settings.model_copy(update=overrides)
+    configure_logging(
+        service=f"rtw-{queue.value}", fmt=settings.log_format, level=settings.log_level
+    )
+    host = WorkerHost(settings, queue, WORKER_FACTORIES[queue])
+    raise typer.Exit(asyncio.run(host.run()))
+
+
+@app.command()
+def dev(
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
+    port: Annotated[int, typer.Option(help="Temporal gRPC port of the embedded server")] = 7233,
+) -> None:
+    """Run the local stack (embedded Temporal unless TEMPORAL_ADDRESS is set) until Ctrl+C."""
+    from services.devstack import run_dev
+
+    settings = _settings()
+    raise typer.Exit(_run_stack(run_dev(settings, port=port, ui_port=ui_port)))
+
+
+@app.command()
+def demo(
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
+    port: Annotated[int, typer.Option(help="Temporal gRPC port of the embedded server")] = 7233,
+) -> None:
+    """Start the stack, run three demo orders, print their outcomes, stop everything."""
+    from services.devstack import run_demo
+
+    settings = _settings()
+    raise typer.Exit(_run_stack(run_demo(settings, port=port, ui_port=ui_port)))
+
+
+def _run_stack(main: Coroutine[Any, Any, int]) -> int:
+    """Run a local-stack coroutine, turning start-up failures into one clear line."""
+    from services.runtime.devserver import DevServerError
+    from services.runtime.local_stack import WorkerProcessError
+
+    try:
+        return asyncio.run(main)
+    except (DevServerError, WorkerProcessError) as exc:
+        typer.echo(f"rtw: {exc}", err=True)
+        return 1
+
+
+def _read_order(file: str) -> OrderInput:
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"rtw: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        return OrderInput.model_validate_json(text)
+    except ValidationError as exc:
+        from services.orchestration.order_saga import describe_validation_error
+
+        typer.echo(f"rtw: {describe_validation_error(exc)}", err=True)
+        raise typer.Exit(2) from None
+
+
+@order_app.command("start")
+def order_start(
+    file: Annotated[str, typer.Option("--file", "-f", help="order JSON file, - for stdin")],
+    wait: Annotated[bool, typer.Option(help="wait for the outcome and print it")] = False,
+) -> None:
+    """Start a saga for an order (once per order id); print its workflow id.
+
+    With --wait, exit 0 only when the order completed.
+    """
+    from services.orchestration.client import start_order, wait_for_order
+    from services.runtime.connection import connect
+
+    order = _read_order(file)
+    settings = _settings()
+
+    async def run() -> int:
+        client = await connect(settings.temporal)
+        started = await start_order(
+            client, order, task_queue=settings.queue_name(TaskQueue.ORCHESTRATION)
+        )
+        if started.created:
+            typer.echo(started.workflow_id)
+        else:
+            typer.echo(f"{started.workflow_id} (already exists; nothing new started)")
+        if not wait:
+            return 0
+        outcome = await wait_for_order(started.handle)
+        _print_json(
+            {
+                "workflow_id": outcome.workflow_id,
+                "status": outcome.status.model_dump(mode="json") if outcome.status else None,
+                "error": outcome.error.model_dump(mode="json") if outcome.error else None,
+            }
+        )
+        return 0 if outcome.completed else 1
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@order_app.command("status")
+def order_status_cmd(order_id: Annotated[str, typer.Argument(help="the order's id")]) -> None:
+    """Print the saga's `status` query as JSON."""
+    from temporalio.service import RPCError
+
+    from services.orchestration.client import order_status
+    from services.runtime.connection import connect
+
+    settings = _settings()
+
+    async def run() -> int:
+        client = await connect(settings.temporal)
+        try:
+            status = await order_status(client, order_id)
+        except RPCError as exc:
+            typer.echo(f"rtw: cannot query order {order_id}: {exc.message}", err=True)
+            return 1
+        _print_json(status.model_dump(mode="json"))
+        return 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@payments_app.command("ledger")
+def payments_ledger(
+    order_id: Annotated[str | None, typer.Option(help="only this order's entries")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Print ledger entries (the local SQLite ledger under RTW_DATA_DIR)."""
+    from services.payments.ledger import SqliteLedger
+
+    settings = _settings()
+
+    async def run() -> list[dict[str, Any]]:
+        ledger = SqliteLedger(settings.ledger_path)
+        try:
+            return [e.as_dict() for e in await ledger.entries(order_id=order_id)]
+        finally:
+            await ledger.close()
+
+    entries = asyncio.run(run())
+    if as_json:
+        _print_json(entries)
+        return
+    for e in entries:
+        typer.echo(
+            f"{e['created_at']}  {e['order_id']:<24} {e['kind']:<14} "
+            f"{e['amount_cents']:>10} {e['currency']}  {e['key']}"
+        )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,38 @@
+"""Notifications service contract: activity names and models (queue `notifications`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SEND_NOTIFICATION = "notifications.send"
+
+
+class NotificationKind(StrEnum):
+    """Templates the notifications service knows."""
+
+    ORDER_CONFIRMED = "order_confirmed"
+    ORDER_FAILED = "order_failed"
+
+
+class NotificationRequest(BaseModel):
+    """A message to one customer; delivered once per `dedupe_key`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dedupe_key: str = Field(min_length=1)
+    customer_id: str
+    kind: NotificationKind
+    order_id: str | None = None
+    data: dict[str, str | int] = Field(default_factory=dict)
+
+
+class NotificationReceipt(BaseModel):
+    """Proof of delivery; `duplicate` is True when the key was already delivered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dedupe_key: str
+    channel: str
+    duplicate: bool = False

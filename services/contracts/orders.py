@@ -1,0 +1,107 @@
+"""Order saga contract: workflow names, input, status and result models."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+ORDER_SAGA_WORKFLOW = "OrderSaga"
+STATUS_QUERY = "status"
+
+#: ISO 4217 codes this template accepts. Amounts are always integer minor units.
+SUPPORTED_CURRENCIES = frozenset({"USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK"})
+
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
+]
+
+
+def order_workflow_id(order_id: str) -> str:
+    """Return the saga's workflow id for an order: one saga per order id."""
+    return f"order-{order_id}"
+
+
+class OrderItem(BaseModel):
+    """One line of an order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: Identifier
+    quantity: int = Field(gt=0, le=10_000, strict=True)
+    unit_price_cents: int = Field(gt=0, strict=True)
+
+
+class OrderInput(BaseModel):
+    """Saga input; plain JSON of this shape works from any client."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order_id: Identifier
+    customer_id: Identifier
+    currency: str
+    payment_method: Identifier
+    items: list[OrderItem] = Field(min_length=1, max_length=500)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if code not in SUPPORTED_CURRENCIES:
+            raise ValueError(
+                f"unknown currency {value!r}; expected one of {sorted(SUPPORTED_CURRENCIES)}"
+            )
+        return code
+
+    @property
+    def total_cents(self) -> int:
+        """Order total in minor units."""
+        return sum(item.quantity * item.unit_price_cents for item in self.items)
+
+
+class OrderState(StrEnum):
+    """Where a saga is; `status` and the result report it."""
+
+    RECEIVED = "received"
+    AUTHORIZING = "authorizing"
+    RESERVING = "reserving"
+    CAPTURING = "capturing"
+    CONFIRMING = "confirming"
+    COMPENSATING = "compensating"
+    COMPLETED = "completed"
+    COMPENSATED = "compensated"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class PaymentSummary(BaseModel):
+    """Money moved for one order, in minor units."""
+
+    authorized_cents: int = 0
+    captured_cents: int = 0
+    refunded_cents: int = 0
+    voided_cents: int = 0
+
+
+class FailureInfo(BaseModel):
+    """Why a saga did not complete."""
+
+    type: str
+    message: str
+    step: str | None = None
+
+
+class OrderStatus(BaseModel):
+    """Answer of the `status` query, and the saga's result."""
+
+    order_id: str
+    workflow_id: str
+    state: OrderState
+    currency: str
+    total_cents: int
+    steps_done: list[str] = Field(default_factory=list)
+    compensations_run: list[str] = Field(default_factory=list)
+    payment: PaymentSummary = Field(default_factory=PaymentSummary)
+    failure: FailureInfo | None = None
+    warnings: list[str] = Field(default_factory=list)

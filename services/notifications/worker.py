@@ -1,0 +1,26 @@
+"""Notifications worker wiring: outbox channel → activities on the `notifications` queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from services.contracts import TaskQueue
+from services.notifications.activities import NotificationActivities
+from services.notifications.channels import OutboxChannel
+from services.runtime.config import Settings
+from services.runtime.worker_host import worker_options
+
+
+@asynccontextmanager
+async def notifications_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+    """A worker running the notification activities."""
+    activities = NotificationActivities(channel=OutboxChannel(settings.outbox_path))
+    yield Worker(
+        client,
+        activities=[activities.send],
+        **worker_options(settings, TaskQueue.NOTIFICATIONS),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,27 @@
+"""A compensation stack for sagas: register before each step, unwind in reverse."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+Compensation = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class Compensations:
+    """Undo actions in registration order; `unwind` runs them last-first, once."""
+
+    _stack: list[tuple[str, Compensation]] = field(default_factory=list)
+
+    def register(self, name: str, undo: Compensation) -> None:
+        """Register `undo` before starting the step it reverses (it must be a safe no-op
+        if the step never took effect)."""
+        self._stack.append((name, undo))
+
+    async def unwind(self, on_done: Callable[[str], None]) -> None:
+        """Run every registered compensation in reverse; `on_done(name)` after each."""
+        while self._stack:
+            name, undo = self._stack.pop()
+            await undo()
+            on_done(name)

@@ -1,0 +1,134 @@
+"""Settings: one typed object per process, from environment variables and files."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.contracts import TaskQueue, queue_name
+
+
+class LogFormat(StrEnum):
+    """How log records are written."""
+
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class TemporalSettings(BaseSettings):
+    """How to reach Temporal; Temporal's own environment variable names."""
+
+    model_config = SettingsConfigDict(env_prefix="TEMPORAL_", extra="ignore")
+
+    address: str | None = Field(
+        default=None,
+        description="host:port of the frontend; unset means the embedded dev server (rtw dev)",
+    )
+    namespace: str = "default"
+    api_key: SecretStr | None = Field(default=None, description="prefer api_key_file")
+    api_key_file: Path | None = Field(default=None, description="file holding the API key")
+    tls: bool | None = Field(default=None, description="force TLS on/off; on when certs are set")
+    tls_client_cert_path: Path | None = None
+    tls_client_key_path: Path | None = None
+    tls_server_ca_cert_path: Path | None = None
+    tls_server_name: str | None = None
+
+    @model_validator(mode="after")
+    def _pairs_complete(self) -> TemporalSettings:
+        if (self.tls_client_cert_path is None) != (self.tls_client_key_path is None):
+            raise ValueError(
+                "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together"
+            )
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ValueError("set TEMPORAL_API_KEY or TEMPORAL_API_KEY_FILE, not both")
+        return self
+
+    def resolved_api_key(self) -> str | None:
+        """The API key, read from its file when one is configured."""
+        if self.api_key_file is not None:
+            return self.api_key_file.read_text(encoding="utf-8").strip()
+        return self.api_key.get_secret_value() if self.api_key else None
+
+    @property
+    def tls_enabled(self) -> bool:
+        """TLS is on when forced, or when any certificate or an API key is configured."""
+        if self.tls is not None:
+            return self.tls
+        return any(
+            (
+                self.tls_client_cert_path,
+                self.tls_server_ca_cert_path,
+                self.api_key,
+                self.api_key_file,
+            )
+        )
+
+
+class WorkerTuning(BaseSettings):
+    """Per-process worker tuning; the chart sets one set per queue."""
+
+    model_config = SettingsConfigDict(env_prefix="RTW_", extra="ignore")
+
+    max_concurrent_activities: int = Field(default=100, gt=0)
+    max_concurrent_workflow_tasks: int = Field(default=100, gt=0)
+    max_concurrent_activity_polls: int = Field(default=5, gt=0)
+    max_concurrent_workflow_task_polls: int = Field(default=5, gt=0)
+    graceful_shutdown_seconds: float = Field(
+        default=30.0, ge=0, description="time in-flight activities get to finish on SIGTERM"
+    )
+
+
+class Settings(BaseSettings):
+    """Everything one rtw process needs; build once, pass in."""
+
+    model_config = SettingsConfigDict(env_prefix="RTW_", extra="ignore")
+
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    tuning: WorkerTuning = Field(default_factory=WorkerTuning)
+
+    data_dir: Path = Field(default=Path(".rtw"), description="local state: ledger, outbox, db")
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    log_format: LogFormat = LogFormat.CONSOLE
+    log_level: str = "INFO"
+    environment: str = Field(
+        default="dev",
+        validation_alias=AliasChoices("RTW_ENVIRONMENT", "DEPLOYMENT_ENVIRONMENT"),
+    )
+
+    queue_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="prepended to every task-queue name (one Temporal namespace, many stacks)",
+    )
+
+    payments_provider_latency_ms: int = Field(
+        default=0, ge=0, description="simulated network latency of the stand-in payment provider"
+    )
+
+    def queue_name(self, queue: TaskQueue) -> str:
+        """The configured task-queue name for a service."""
+        return queue_name(queue, prefix=self.queue_prefix)
+
+    @property
+    def ledger_path(self) -> Path:
+        """SQLite file of the payments ledger."""
+        return self.data_dir / "ledger.sqlite3"
+
+    @property
+    def inventory_path(self) -> Path:
+        """SQLite file of the inventory store."""
+        return self.data_dir / "inventory.sqlite3"
+
+    @property
+    def outbox_path(self) -> Path:
+        """JSON-lines outbox of the default notification channel."""
+        return self.data_dir / "outbox.jsonl"
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (raises a ValidationError naming the variable)."""
+    return Settings()

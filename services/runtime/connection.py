@@ -1,0 +1,98 @@
+"""Connect to Temporal from Settings: address, namespace, TLS/mTLS, API key, plugin."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.client import Interceptor as ClientInterceptor
+from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
+from tenacity import (
+    AsyncRetrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from services.runtime.config import TemporalSettings
+from services.runtime.plugin import RtwPlugin
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOCAL_ADDRESS = "localhost:7233"
+
+
+class ConfigurationError(RuntimeError):
+    """Settings that cannot work (a missing file, an unreadable key)."""
+
+
+def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
+    """Build the SDK TLS config from file paths (files are read, contents never logged)."""
+    if not settings.tls_enabled:
+        return False
+
+    def read(path: object) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            return Path(str(path)).read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read TLS file {path}: {exc.strerror}") from exc
+
+    return TLSConfig(
+        server_root_ca_cert=read(settings.tls_server_ca_cert_path),
+        client_cert=read(settings.tls_client_cert_path),
+        client_private_key=read(settings.tls_client_key_path),
+        domain=settings.tls_server_name,
+    )
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Connection refused and the like: worth another try; bad settings are not."""
+    return isinstance(exc, RuntimeError) and not isinstance(exc, ConfigurationError)
+
+
+async def connect(
+    settings: TemporalSettings,
+    *,
+    interceptors: Sequence[ClientInterceptor] = (),
+    runtime: Runtime | None = None,
+    retry_for_seconds: float = 0.0,
+) -> Client:
+    """Connect a client that carries the rtw plugin.
+
+    Args:
+        settings: where and how to connect.
+        interceptors: extra client interceptors (tracing), installed through the plugin.
+        runtime: SDK runtime (metrics); the default runtime when None.
+        retry_for_seconds: keep retrying a refused connection this long (workers starting
+            before the server is up); 0 fails at once.
+    """
+    address = settings.address or DEFAULT_LOCAL_ADDRESS
+    try:
+        api_key = settings.resolved_api_key()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read TEMPORAL_API_KEY_FILE: {exc.strerror}") from exc
+    tls = tls_config(settings)
+
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(retry_for_seconds),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        retry=retry_if_exception(_is_transient),
+        before_sleep=before_sleep_log(logger, logging.WARNING),
+        reraise=True,
+    ):
+        with attempt:
+            return await Client.connect(
+                address,
+                namespace=settings.namespace,
+                api_key=api_key,
+                tls=tls,
+                plugins=[RtwPlugin(interceptors=interceptors)],
+                runtime=runtime,
+            )
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,136 @@
+"""Run one worker until SIGTERM/SIGINT, then drain within the graceful timeout and exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from services.contracts import TaskQueue
+from services.runtime.config import Settings
+from services.runtime.connection import connect
+from services.runtime.health import HealthServer, HealthState
+
+logger = logging.getLogger(__name__)
+
+#: Builds a worker (and the resources it owns) for a connected client.
+WorkerFactory = Callable[[Client, Settings], AbstractAsyncContextManager[Worker]]
+
+#: Exit code when a second signal forces the process down mid-drain.
+FORCED_EXIT_CODE = 130
+
+CONNECT_RETRY_SECONDS = 60.0
+
+
+def worker_options(settings: Settings, queue: TaskQueue) -> dict[str, object]:
+    """Worker keyword arguments shared by every service: queue, tuning, graceful timeout."""
+    tuning = settings.tuning
+    return {
+        "task_queue": settings.queue_name(queue),
+        "max_concurrent_activities": tuning.max_concurrent_activities,
+        "max_concurrent_workflow_tasks": tuning.max_concurrent_workflow_tasks,
+        "max_concurrent_activity_task_polls": tuning.max_concurrent_activity_polls,
+        "max_concurrent_workflow_task_polls": tuning.max_concurrent_workflow_task_polls,
+        "graceful_shutdown_timeout": timedelta(seconds=tuning.graceful_shutdown_seconds),
+    }
+
+
+def build_runtime(settings: Settings) -> Runtime | None:
+    """An SDK runtime exporting Prometheus metrics when a metrics port is set."""
+    if settings.metrics_port is None:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.metrics_port}")
+        )
+    )
+
+
+class WorkerHost:
+    """Owns one worker's lifecycle: health, connect, poll, drain on signal."""
+
+    def __init__(self, settings: Settings, queue: TaskQueue, factory: WorkerFactory) -> None:
+        self._settings = settings
+        self._queue = queue
+        self._factory = factory
+        self.health = HealthState()
+        self._stop_requested = asyncio.Event()
+        self._signals_seen = 0
+
+    def _on_signal(self, signum: int) -> None:
+        self._signals_seen += 1
+        if self._signals_seen > 1:
+            logger.warning("second %s: forcing exit", signal.Signals(signum).name)
+            os._exit(FORCED_EXIT_CODE)
+        logger.info(
+            "%s received: draining (up to %ss for in-flight activities)",
+            signal.Signals(signum).name,
+            self._settings.tuning.graceful_shutdown_seconds,
+        )
+        self.health.mark_draining()
+        self._stop_requested.set()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    async def run(self) -> int:
+        """Serve until asked to stop; return the process exit code."""
+        self._install_signal_handlers()
+        health_cm: AbstractAsyncContextManager[object] = (
+            HealthServer(self.health, port=self._settings.health_port)
+            if self._settings.health_port is not None
+            else contextlib.nullcontext()
+        )
+        async with health_cm:
+            return await self._serve()
+
+    async def _serve(self) -> int:
+        connecting = asyncio.create_task(
+            connect(
+                self._settings.temporal,
+                runtime=build_runtime(self._settings),
+                retry_for_seconds=CONNECT_RETRY_SECONDS,
+            )
+        )
+        stop_wait = asyncio.create_task(self._stop_requested.wait())
+        await asyncio.wait({connecting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if not connecting.done():
+            connecting.cancel()
+            return 0
+        try:
+            client = connecting.result()
+        except Exception as exc:
+            self.health.mark_fatal(f"cannot connect: {exc}")
+            logger.error("cannot connect to Temporal: %s", exc)
+            return 1
+
+        async with self._factory(client, self._settings) as worker:
+            running = asyncio.create_task(worker.run())
+            self.health.mark_ready()
+            logger.info(
+                "worker polling task queue %r on %s",
+                worker.config()["task_queue"],
+                client.service_client.config.target_host,
+            )
+            await asyncio.wait({running, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if stop_wait.done() and not running.done():
+                await worker.shutdown()
+            try:
+                await running
+            except Exception as exc:
+                self.health.mark_fatal(f"worker failed: {exc}")
+                logger.exception("worker failed")
+                return 1
+        logger.info("worker stopped cleanly")
+        return 0
