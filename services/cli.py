@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -209,5 +211,23 @@ def payments_ledger(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Ends with `os._exit` once the command's work is done and its output flushed: the SDK's
+    Rust runtime keeps threads that can crash CPython's finalization (SIGSEGV/SIGABRT after
+    a successful run, temporalio/sdk-python#300), which would turn a clean exit 0 into a
+    spurious failure for Kubernetes, CI and scripts.
+    """
+    code: int | str | None = 0
+    try:
+        app()  # standalone mode: usage errors are printed and end in SystemExit
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+    if isinstance(code, str):
+        print(code, file=sys.stderr, flush=True)
+        code = 1
+    os._exit(code or 0)

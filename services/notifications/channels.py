@@ -37,35 +37,36 @@ class OutboxChannel:
         self._offset = 0
         self._lock = asyncio.Lock()
 
-    def _catch_up(self, fh: TextIO) -> None:
-        """Read keys appended since the last look (by us or another process)."""
+    def _catch_up(self, fh: TextIO) -> bool:
+        """Read keys appended since the last look (by us or another process).
+
+        Returns False when the file ends in a torn line (a writer died mid-write).
+        """
         fh.seek(self._offset)
         while line := fh.readline():
-            if not line.endswith("\n"):  # torn write from a crashed writer: rewrite later
-                break
+            if not line.endswith("\n"):
+                return False
             self._offset += len(line.encode())
             try:
                 self._seen.add(json.loads(line)["dedupe_key"])
-            except (ValueError, KeyError):
-                continue
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn fragment terminated by a later writer
+        return True
 
     def _deliver(self, message: NotificationRequest) -> bool:
         with self._path.open("a+", encoding="utf-8") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                self._catch_up(fh)
+                clean_end = self._catch_up(fh)
                 if message.dedupe_key in self._seen:
                     return False
                 record = {
                     **message.model_dump(mode="json"),
                     "delivered_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 }
-                line = json.dumps(record, sort_keys=True) + "\n"
-                fh.seek(0, 2)
-                fh.write(line)
+                fh.write(("" if clean_end else "\n") + json.dumps(record, sort_keys=True) + "\n")
                 fh.flush()
-                self._offset += len(line.encode())
-                self._seen.add(message.dedupe_key)
+                self._catch_up(fh)
                 return True
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
@@ -75,6 +76,12 @@ class OutboxChannel:
             return await asyncio.to_thread(self._deliver, message)
 
     def delivered(self) -> list[dict[str, object]]:
-        """Every message in the outbox, oldest first."""
+        """Every message in the outbox, oldest first (torn fragments skipped)."""
+        messages = []
         with self._path.open(encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.endswith("\n")]
+            for line in fh:
+                try:
+                    messages.append(json.loads(line))
+                except ValueError:
+                    continue
+        return messages

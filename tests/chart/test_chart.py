@@ -1,0 +1,757 @@
+"""The rtw Helm chart, rendered with the real helm binary and checked object by object."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from ._helm import (
+    CHART,
+    CRD_KINDS,
+    K8S_VERSIONS,
+    NAMESPACE,
+    QUEUES,
+    RELEASE,
+    REPO,
+    Manifest,
+    by_kind,
+    checkov_binary,
+    component,
+    env_of,
+    helm_binary,
+    load,
+    pod_specs,
+    render,
+    run_helm,
+    template,
+)
+
+pytestmark = pytest.mark.chart
+
+CI_FILES = sorted((CHART / "ci").glob("*-values.yaml"))
+EXAMPLE_FILES = sorted((CHART / "examples").glob("*.yaml"))
+SELECTOR_KEYS = {
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+}
+
+
+def _case(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    return helm_binary()
+
+
+@pytest.fixture(scope="module")
+def rendered_text(helm: str) -> dict[str, str]:
+    """Every ci/*-values.yaml and examples/*.yaml rendered once (two at a time)."""
+    files = CI_FILES + EXAMPLE_FILES
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        texts = list(pool.map(lambda p: render(helm, [p]), files))
+    return {_case(p): t for p, t in zip(files, texts, strict=True)}
+
+
+@pytest.fixture(scope="module")
+def rendered(rendered_text: dict[str, str]) -> dict[str, list[Manifest]]:
+    return {name: load(text) for name, text in rendered_text.items()}
+
+
+@pytest.fixture(scope="module")
+def default(rendered: dict[str, list[Manifest]]) -> list[Manifest]:
+    return rendered["ci/default-values.yaml"]
+
+
+def _workers(objs: list[Manifest]) -> dict[str, Manifest]:
+    return by_kind(objs, "Deployment")
+
+
+def _container(deployment: Manifest) -> Manifest:
+    containers: list[Manifest] = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+# --- structure ------------------------------------------------------------------------------
+
+
+def test_ci_and_example_files_exist() -> None:
+    assert len(CI_FILES) >= 4
+    assert {p.name for p in EXAMPLE_FILES} >= {
+        "temporal-cloud.yaml",
+        "self-hosted.yaml",
+        "scale-payments.yaml",
+    }
+
+
+def test_lint_strict(helm: str) -> None:
+    for values in [[], *[[p] for p in CI_FILES]]:
+        result = run_helm(helm, "lint", "--strict", str(CHART), values=values)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_renders_on_oldest_supported_kubernetes(helm: str) -> None:
+    result = run_helm(
+        helm, "template", RELEASE, str(CHART), "--kube-version", f"{K8S_VERSIONS[0]}.0"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_one_deployment_template_ranges_over_workers() -> None:
+    sources = [
+        p.name
+        for p in (CHART / "templates").rglob("*.yaml")
+        if re.search(r"^kind: Deployment$", p.read_text(), re.MULTILINE)
+    ]
+    assert sources == ["deployment.yaml"]
+
+
+def test_each_queue_has_its_own_deployment(default: list[Manifest]) -> None:
+    workers = _workers(default)
+    assert set(workers) == set(QUEUES)
+    for queue, dep in workers.items():
+        assert dep["metadata"]["name"] == f"{RELEASE}-rtw-{queue}"
+        assert dep["metadata"]["namespace"] == NAMESPACE
+        container = _container(dep)
+        assert container["image"] == "rtw:0.1.0"
+        assert container["args"] == ["worker", queue, "--health-port", "8080"]
+        assert dep["spec"]["replicas"] == 1
+
+
+def test_selectors_use_only_name_instance_component(rendered: dict[str, list[Manifest]]) -> None:
+    for name, objs in rendered.items():
+        for obj in objs:
+            spec = obj.get("spec", {})
+            selector = spec.get("selector")
+            if obj["kind"] == "Service":
+                labels = selector
+            elif obj["kind"] == "NetworkPolicy":
+                labels = spec["podSelector"]["matchLabels"]
+            elif isinstance(selector, dict):
+                labels = selector.get("matchLabels")
+            else:
+                continue
+            assert set(labels) <= SELECTOR_KEYS, (name, obj["kind"], labels)
+            assert labels["app.kubernetes.io/instance"] == RELEASE
+
+
+def test_every_worker_has_service_pdb_configmap(default: list[Manifest]) -> None:
+    for kind in ("Service", "PodDisruptionBudget", "ConfigMap"):
+        assert set(by_kind(default, kind)) == set(QUEUES), kind
+    for queue, svc in by_kind(default, "Service").items():
+        ports = {p["name"]: p["port"] for p in svc["spec"]["ports"]}
+        assert ports == {"health": 8080, "metrics": 9464}
+        assert svc["spec"]["selector"]["app.kubernetes.io/component"] == queue
+    for pdb in by_kind(default, "PodDisruptionBudget").values():
+        assert pdb["spec"]["maxUnavailable"] == 1
+
+
+def test_probes_hit_the_health_endpoints(default: list[Manifest]) -> None:
+    for dep in _workers(default).values():
+        container = _container(dep)
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"health": 8080, "metrics": 9464}
+
+
+def test_worker_env_contract(default: list[Manifest]) -> None:
+    for queue in QUEUES:
+        env = env_of(default, queue)
+        assert env["TEMPORAL_ADDRESS"] == "temporal-frontend.temporal.svc.cluster.local:7233"
+        assert env["TEMPORAL_NAMESPACE"] == "default"
+        assert env["TEMPORAL_TLS"] == "false"
+        assert env["OTEL_SERVICE_NAME"] == f"rtw-{queue}"
+        assert env["RTW_METRICS_PORT"] == "9464"
+        assert env["RTW_DATA_DIR"] == "/var/lib/rtw"
+        assert env["RTW_GRACEFUL_SHUTDOWN_SECONDS"] == "30"
+        assert env["RTW_LOG_FORMAT"] == "json"
+        assert "TEMPORAL_API_KEY_FILE" not in env
+        assert "RTW_MAX_CONCURRENT_ACTIVITIES" not in env  # unset: the app's default
+    dep = _workers(default)["payments"]
+    assert _container(dep)["envFrom"] == [{"configMapRef": {"name": f"{RELEASE}-rtw-payments"}}]
+
+
+def test_checksum_annotation_tracks_the_configmap(rendered: dict[str, list[Manifest]]) -> None:
+    base = rendered["ci/default-values.yaml"]
+    changed = rendered["ci/payments-scaled-values.yaml"]
+
+    def checksums(objs: list[Manifest]) -> dict[str, str]:
+        return {
+            q: d["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+            for q, d in _workers(objs).items()
+        }
+
+    before, after = checksums(base), checksums(changed)
+    assert before["payments"] != after["payments"]
+    assert before["orchestration"] == after["orchestration"]
+    assert before["notifications"] == after["notifications"]
+
+
+# --- per-queue independence ------------------------------------------------------------------
+
+
+def _index(objs: list[Manifest]) -> dict[tuple[str, str], Manifest]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in objs}
+
+
+def test_changing_payments_changes_only_payments(rendered: dict[str, list[Manifest]]) -> None:
+    base = _index(rendered["ci/default-values.yaml"])
+    changed = _index(rendered["ci/payments-scaled-values.yaml"])
+    added = set(changed) - set(base)
+    assert added == {("HorizontalPodAutoscaler", f"{RELEASE}-rtw-payments")}
+    assert set(base) - set(changed) == set()
+    differing = {key for key in base if base[key] != changed[key]}
+    assert differing == {
+        ("Deployment", f"{RELEASE}-rtw-payments"),
+        ("ConfigMap", f"{RELEASE}-rtw-payments"),
+    }
+    dep = changed[("Deployment", f"{RELEASE}-rtw-payments")]
+    assert "replicas" not in dep["spec"]  # the HPA owns the replica count
+    assert _container(dep)["resources"]["limits"] == {"cpu": "2", "memory": "1Gi"}
+    assert dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 135
+    env = changed[("ConfigMap", f"{RELEASE}-rtw-payments")]["data"]
+    assert env["RTW_MAX_CONCURRENT_ACTIVITIES"] == "50"
+    assert env["PAYMENTS_PROVIDER_TIMEOUT_SECONDS"] == "20"
+    hpa = changed[("HorizontalPodAutoscaler", f"{RELEASE}-rtw-payments")]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (4, 12)
+    assert hpa["scaleTargetRef"]["name"] == f"{RELEASE}-rtw-payments"
+
+
+def test_disabling_a_worker_removes_all_its_objects(rendered: dict[str, list[Manifest]]) -> None:
+    objs = rendered["ci/minimal-values.yaml"]
+    assert set(_workers(objs)) == {"orchestration", "payments"}
+    leftovers = [
+        (o["kind"], o["metadata"]["name"])
+        for o in objs
+        if component(o) == "notifications" or "notifications" in o["metadata"]["name"]
+    ]
+    assert leftovers == []
+    kinds = {o["kind"] for o in objs}
+    assert not kinds & {"PodDisruptionBudget", "NetworkPolicy", "ServiceAccount", "Job"}
+    for dep in _workers(objs).values():
+        assert dep["spec"]["template"]["spec"]["serviceAccountName"] == "rtw-workers"
+        assert [p["name"] for p in _container(dep)["ports"]] == ["health"]
+
+
+def test_workerdefaults_apply_and_workers_override(helm: str) -> None:
+    objs = load(
+        render(
+            helm,
+            sets=[
+                "workerDefaults.replicaCount=3",
+                "workerDefaults.nodeSelector.pool=workers",
+                "workers.payments.replicaCount=0",
+                "workers.payments.podDisruptionBudget.enabled=false",
+            ],
+        )
+    )
+    workers = _workers(objs)
+    assert workers["orchestration"]["spec"]["replicas"] == 3
+    assert workers["payments"]["spec"]["replicas"] == 0  # an explicit 0/false wins
+    assert all(
+        w["spec"]["template"]["spec"]["nodeSelector"] == {"pool": "workers"}
+        for w in workers.values()
+    )
+    assert set(by_kind(objs, "PodDisruptionBudget")) == {"orchestration", "notifications"}
+
+
+# --- safety ----------------------------------------------------------------------------------
+
+
+def test_pod_security_restricted_everywhere(rendered: dict[str, list[Manifest]]) -> None:
+    seen_test_job = False
+    for name, objs in rendered.items():
+        for where, pod in pod_specs(objs):
+            seen_test_job |= where.startswith("Job/")
+            ctx = pod["securityContext"]
+            assert ctx["runAsNonRoot"] is True, (name, where)
+            assert ctx["runAsUser"] >= 10000, (name, where)
+            assert ctx["seccompProfile"]["type"] == "RuntimeDefault", (name, where)
+            assert pod["automountServiceAccountToken"] is False, (name, where)
+            volumes = {v["name"]: v for v in pod["volumes"]}
+            assert "emptyDir" in volumes["tmp"], (name, where)
+            for container in pod["containers"] + pod.get("initContainers", []):
+                sc = container["securityContext"]
+                assert sc["allowPrivilegeEscalation"] is False, (name, where)
+                assert sc["capabilities"]["drop"] == ["ALL"], (name, where)
+                assert sc["readOnlyRootFilesystem"] is True, (name, where)
+                assert sc["runAsNonRoot"] is True, (name, where)
+                assert sc["runAsUser"] >= 10000, (name, where)
+                assert sc["seccompProfile"]["type"] == "RuntimeDefault", (name, where)
+                assert "limits" in container["resources"], (name, where)
+                mounts = {m["mountPath"] for m in container["volumeMounts"]}
+                assert {"/tmp", "/var/lib/rtw"} <= mounts, (name, where)
+    assert seen_test_job
+
+
+def test_dedicated_service_account_without_token(default: list[Manifest]) -> None:
+    (sa,) = [o for o in default if o["kind"] == "ServiceAccount"]
+    assert sa["automountServiceAccountToken"] is False
+    for _, pod in pod_specs(default):
+        assert pod["serviceAccountName"] == sa["metadata"]["name"]
+
+
+def test_network_policy_default(default: list[Manifest]) -> None:
+    (np,) = [o for o in default if o["kind"] == "NetworkPolicy"]
+    spec = np["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert set(spec["podSelector"]["matchLabels"]) == SELECTOR_KEYS - {
+        "app.kubernetes.io/component"
+    }
+    (ingress,) = spec["ingress"]
+    assert sorted(p["port"] for p in ingress["ports"]) == [8080, 9464]
+    egress_ports = sorted(p["port"] for rule in spec["egress"] for p in rule["ports"])
+    assert egress_ports == [53, 53, 7233]
+
+
+def test_network_policy_follows_endpoints(rendered: dict[str, list[Manifest]]) -> None:
+    objs = rendered["ci/selfhosted-hpa-values.yaml"]
+    (np,) = [o for o in objs if o["kind"] == "NetworkPolicy"]
+    dns, temporal, otlp = np["spec"]["egress"]
+    assert temporal["ports"] == [{"port": 7233, "protocol": "TCP"}]
+    assert temporal["to"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "temporal"
+    }
+    assert otlp["ports"] == [{"port": 443, "protocol": "TCP"}]  # https:// without a port
+    assert otlp["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
+    assert "to" not in dns
+    assert np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]
+    cloud = rendered["ci/cloud-keda-values.yaml"]
+    (np,) = [o for o in cloud if o["kind"] == "NetworkPolicy"]
+    assert sorted(p["port"] for r in np["spec"]["egress"] for p in r["ports"]) == [
+        53,
+        53,
+        4317,
+        7233,
+    ]
+
+
+# --- graceful shutdown -----------------------------------------------------------------------
+
+
+def test_grace_period_is_computed_above_graceful_shutdown(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    for name, objs in rendered.items():
+        for queue, dep in _workers(objs).items():
+            graceful = int(env_of(objs, queue)["RTW_GRACEFUL_SHUTDOWN_SECONDS"])
+            period = dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+            assert period > graceful, (name, queue)
+    default = _workers(rendered["ci/default-values.yaml"])
+    assert default["payments"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 45
+
+
+def test_explicit_grace_period_above_graceful_is_kept(helm: str) -> None:
+    objs = load(render(helm, sets=["workers.payments.terminationGracePeriodSeconds=31"]))
+    dep = _workers(objs)["payments"]
+    assert dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 31
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["workers.payments.terminationGracePeriodSeconds=30"],
+        [
+            "workerDefaults.terminationGracePeriodSeconds=10",
+            "workerDefaults.gracefulShutdownSeconds=10",
+        ],
+    ],
+    ids=["worker", "workerDefaults"],
+)
+def test_grace_period_too_small_fails(helm: str, sets: list[str]) -> None:
+    result = template(helm, sets=sets)
+    assert result.returncode != 0
+    assert "terminationGracePeriodSeconds" in result.stderr
+    assert "must be greater than gracefulShutdownSeconds" in result.stderr
+    assert "Raise workers." in result.stderr
+
+
+# --- autoscaling -----------------------------------------------------------------------------
+
+
+def test_hpa_and_keda_together_fail(helm: str) -> None:
+    result = template(
+        helm,
+        sets=["workers.payments.autoscaling.enabled=true", "workers.payments.keda.enabled=true"],
+    )
+    assert result.returncode != 0
+    assert "workers.payments: autoscaling.enabled and keda.enabled are both true" in result.stderr
+
+
+def test_keda_scaled_object_targets_the_right_queue(rendered: dict[str, list[Manifest]]) -> None:
+    objs = rendered["ci/cloud-keda-values.yaml"]
+    scaled = by_kind(objs, "ScaledObject")
+    assert set(scaled) == {"payments", "notifications"}
+    (auth,) = [o for o in objs if o["kind"] == "TriggerAuthentication"]
+    expected_queue = {"payments": "payments", "notifications": "notifications-v2"}
+    for queue, so in scaled.items():
+        spec = so["spec"]
+        assert spec["scaleTargetRef"]["name"] == f"{RELEASE}-rtw-{queue}"
+        (trigger,) = spec["triggers"]
+        assert trigger["type"] == "temporal"
+        meta = trigger["metadata"]
+        assert meta["taskQueue"] == expected_queue[queue]
+        assert meta["namespace"] == "rtw-prod.a1b2c"
+        assert meta["endpoint"] == "rtw-prod.a1b2c.tmprl.cloud:7233"
+        assert meta["queueTypes"] == "activity"
+        assert all(isinstance(v, str) for v in meta.values())  # KEDA metadata is string-only
+        assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+        assert "replicas" not in _workers(objs)[queue]["spec"]
+    assert scaled["payments"]["spec"]["minReplicaCount"] == 0
+    assert scaled["notifications"]["spec"]["triggers"][0]["metadata"]["targetQueueSize"] == "50"
+    assert _workers(objs)["orchestration"]["spec"]["replicas"] == 1
+    # The trigger authenticates with the very Secret the workers mount.
+    (ref,) = auth["spec"]["secretTargetRef"]
+    assert ref == {"parameter": "apiKey", "name": "temporal-cloud-api-key", "key": "api-key"}
+    volumes = _workers(objs)["payments"]["spec"]["template"]["spec"]["volumes"]
+    api_key = next(v for v in volumes if v["name"] == "temporal-api-key")
+    assert api_key["secret"]["secretName"] == ref["name"]
+    assert api_key["secret"]["items"][0]["key"] == ref["key"]
+
+
+def test_keda_orchestration_counts_workflow_backlog(helm: str) -> None:
+    objs = load(render(helm, sets=["workers.orchestration.keda.enabled=true"]))
+    (so,) = by_kind(objs, "ScaledObject").values()
+    meta = so["spec"]["triggers"][0]["metadata"]
+    assert (meta["taskQueue"], meta["queueTypes"], meta["namespace"]) == (
+        "orchestration",
+        "workflow",
+        "default",
+    )
+    assert "authenticationRef" not in so["spec"]["triggers"][0]  # no credentials configured
+    assert not [o for o in objs if o["kind"] == "TriggerAuthentication"]
+
+
+# --- connection and credentials --------------------------------------------------------------
+
+
+def test_api_key_and_tls_mounted_as_files(rendered: dict[str, list[Manifest]]) -> None:
+    cloud = rendered["examples/temporal-cloud.yaml"]
+    env = env_of(cloud, "payments")
+    assert env["TEMPORAL_TLS"] == "true"
+    assert env["TEMPORAL_API_KEY_FILE"] == "/etc/rtw/temporal-api-key/api-key"
+    mounts = _container(_workers(cloud)["payments"])["volumeMounts"]
+    assert {
+        "name": "temporal-api-key",
+        "mountPath": "/etc/rtw/temporal-api-key",
+        "readOnly": True,
+    } in mounts
+
+    mtls = rendered["examples/self-hosted.yaml"]
+    env = env_of(mtls, "orchestration")
+    assert env["TEMPORAL_TLS_CLIENT_CERT_PATH"] == "/etc/rtw/temporal-tls/client.crt"
+    assert env["TEMPORAL_TLS_CLIENT_KEY_PATH"] == "/etc/rtw/temporal-tls/client.key"
+    assert env["TEMPORAL_TLS_SERVER_CA_CERT_PATH"] == "/etc/rtw/temporal-tls/server-ca.crt"
+    assert env["TEMPORAL_TLS_SERVER_NAME"] == "temporal-frontend.temporal.svc.cluster.local"
+    volumes = _workers(mtls)["orchestration"]["spec"]["template"]["spec"]["volumes"]
+    tls = next(v for v in volumes if v["name"] == "temporal-tls")["secret"]
+    assert tls["secretName"] == "rtw-temporal-client-tls"
+    assert {i["path"] for i in tls["items"]} == {"client.crt", "client.key", "server-ca.crt"}
+    # Secrets never land in the ConfigMap.
+    for objs in rendered.values():
+        assert not [o for o in objs if o["kind"] == "Secret"]
+
+
+def test_otel_settings(rendered: dict[str, list[Manifest]]) -> None:
+    env = env_of(rendered["ci/cloud-keda-values.yaml"], "notifications")
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability.svc:4317"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    assert "deployment.environment=prod" in env["OTEL_RESOURCE_ATTRIBUTES"].split(",")
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["temporal.address=http://temporal:7233"], "must be host:port"),
+        (["temporal.tls.existingSecret=x"], "set temporal.tls.enabled=true"),
+    ],
+)
+def test_bad_connection_values_fail(helm: str, sets: list[str], message: str) -> None:
+    result = template(helm, sets=sets)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+# --- helm test -------------------------------------------------------------------------------
+
+
+def test_helm_test_job_runs_one_saga(default: list[Manifest]) -> None:
+    (job,) = [o for o in default if o["kind"] == "Job"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert job["spec"]["backoffLimit"] == 0
+    (container,) = pod["containers"]
+    assert "rtw order start --file - --wait" in container["command"][-1]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    order = json.loads(env["RTW_TEST_ORDER"])
+    assert order["order_id"] == f"helm-test-{RELEASE}-1"  # unique per release revision
+    assert order["payment_method"] == "pm_card_visa"
+    assert order["items"] == [{"sku": "sku-1", "quantity": 1, "unit_price_cents": 1500}]
+    worker_env = env_of(default, "orchestration")
+    for key in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TLS"):
+        assert env[key] == worker_env[key]
+
+
+def test_helm_test_job_gets_the_same_credentials(rendered: dict[str, list[Manifest]]) -> None:
+    objs = rendered["ci/cloud-keda-values.yaml"]
+    (job,) = [o for o in objs if o["kind"] == "Job"]
+    pod = job["spec"]["template"]["spec"]
+    worker = _workers(objs)["payments"]["spec"]["template"]["spec"]
+    secret_vols = [v for v in pod["volumes"] if "secret" in v]
+    assert secret_vols == [v for v in worker["volumes"] if "secret" in v]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["TEMPORAL_API_KEY_FILE"] == "/etc/rtw/temporal-api-key/api-key"
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "where"),
+    [
+        ("imagee.tag=x", "at '': additional properties 'imagee' not allowed"),
+        ("workers.payments.replicas=2", "at '/workers/payments': additional properties 'replicas'"),
+        (
+            "workerDefaults.autoscalling.enabled=true",
+            "at '/workerDefaults': additional properties 'autoscalling'",
+        ),
+        ("workers.paymnets.enabled=false", "at '/workers': additional properties 'paymnets'"),
+        (
+            "workers.payments.keda.targetQueSize=3",
+            "at '/workers/payments/keda': additional properties 'targetQueSize'",
+        ),
+        ("temporal.tls.enable=true", "at '/temporal/tls': additional properties 'enable'"),
+        ("containerSecurityContext.runAsUser=0", "at '/containerSecurityContext/runAsUser'"),
+    ],
+)
+def test_schema_rejects_typos(helm: str, setting: str, where: str) -> None:
+    result = template(helm, sets=[setting])
+    assert result.returncode != 0
+    assert where in result.stderr, result.stderr
+
+
+def test_schema_forbids_additional_properties_everywhere() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    open_maps = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            closed = node.get("additionalProperties") is False
+            if node.get("type") == "object" and "properties" in node and not closed:
+                open_maps.append(path)
+            for key, child in node.items():
+                walk(child, f"{path}/{key}")
+        elif isinstance(node, list):
+            for i, child in enumerate(node):
+                walk(child, f"{path}/{i}")
+
+    walk(schema, "")
+    assert open_maps == []
+
+
+# --- Kubernetes schemas and policy ----------------------------------------------------------
+
+
+def test_kubernetes_validate_supports_our_versions() -> None:
+    pkg = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    shipped = {p.name.split("-")[0].removeprefix("v").rsplit(".", 1)[0] for p in pkg.iterdir()}
+    missing = set(K8S_VERSIONS) - shipped
+    assert not missing, f"kubernetes-validate lacks schemas for {sorted(missing)}"
+    readme = (CHART / "README.md").read_text()
+    assert f"{K8S_VERSIONS[0]}\N{EN DASH}{K8S_VERSIONS[-1]}" in readme
+
+
+def test_manifests_valid_for_every_supported_kubernetes(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    errors: list[str] = []
+    for name, objs in rendered.items():
+        for obj in objs:
+            if obj["kind"] in CRD_KINDS:
+                continue
+            for version in K8S_VERSIONS:
+                try:
+                    kubernetes_validate.validate(obj, f"{version}.0", strict=True)
+                except kubernetes_validate.ValidationError as exc:
+                    errors.append(
+                        f"{name} {obj['kind']}/{obj['metadata']['name']} {version}: {exc}"
+                    )
+    assert errors == []
+
+
+def test_kubernetes_validate_strict_catches_unknown_fields(default: list[Manifest]) -> None:
+    dep = json.loads(json.dumps(_workers(default)["payments"]))
+    dep["spec"]["template"]["spec"]["containers"][0]["securityContxt"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(dep, f"{K8S_VERSIONS[-1]}.0", strict=True)
+
+
+def _assert_keys(obj: dict[str, Any], allowed: set[str], required: set[str], where: str) -> None:
+    assert required <= set(obj), f"{where}: missing {required - set(obj)}"
+    assert set(obj) <= allowed, f"{where}: unknown {set(obj) - allowed}"
+
+
+def test_crd_objects_have_the_expected_shape(rendered: dict[str, list[Manifest]]) -> None:
+    seen: set[str] = set()
+    for name, objs in rendered.items():
+        names = {(o["kind"], o["metadata"]["name"]) for o in objs}
+        for obj in objs:
+            kind, where = obj["kind"], f"{name} {obj['kind']}"
+            if kind not in CRD_KINDS:
+                continue
+            seen.add(kind)
+            _assert_keys(obj, {"apiVersion", "kind", "metadata", "spec"}, {"spec"}, where)
+            spec = obj["spec"]
+            if kind == "ScaledObject":
+                assert obj["apiVersion"] == "keda.sh/v1alpha1"
+                _assert_keys(
+                    spec,
+                    {
+                        "scaleTargetRef",
+                        "minReplicaCount",
+                        "maxReplicaCount",
+                        "pollingInterval",
+                        "cooldownPeriod",
+                        "triggers",
+                    },
+                    {"scaleTargetRef", "triggers"},
+                    where,
+                )
+                assert ("Deployment", spec["scaleTargetRef"]["name"]) in names
+                assert spec["minReplicaCount"] <= spec["maxReplicaCount"]
+                for trig in spec["triggers"]:
+                    _assert_keys(trig, {"type", "metadata", "authenticationRef"}, {"type"}, where)
+                    _assert_keys(
+                        trig["metadata"],
+                        {
+                            "endpoint",
+                            "namespace",
+                            "taskQueue",
+                            "queueTypes",
+                            "targetQueueSize",
+                            "activationTargetQueueSize",
+                            "enableTLS",
+                            "tlsServerName",
+                        },
+                        {"endpoint", "namespace", "taskQueue", "targetQueueSize"},
+                        where,
+                    )
+                    if "authenticationRef" in trig:
+                        ref = trig["authenticationRef"]["name"]
+                        assert ("TriggerAuthentication", ref) in names
+            elif kind == "TriggerAuthentication":
+                assert obj["apiVersion"] == "keda.sh/v1alpha1"
+                _assert_keys(spec, {"secretTargetRef"}, {"secretTargetRef"}, where)
+                for ref in spec["secretTargetRef"]:
+                    _assert_keys(
+                        ref, {"parameter", "name", "key"}, {"parameter", "name", "key"}, where
+                    )
+                    assert ref["parameter"] in {"apiKey", "ca", "cert", "key"}
+            else:
+                assert obj["apiVersion"] == "monitoring.coreos.com/v1"
+                _assert_keys(
+                    spec,
+                    {"selector", "namespaceSelector", "endpoints"},
+                    {"selector", "endpoints"},
+                    where,
+                )
+                for ep in spec["endpoints"]:
+                    assert ep["port"] == "metrics"
+                    assert ep["path"] == "/metrics"
+                svc_labels = [o["metadata"]["labels"] for o in objs if o["kind"] == "Service"]
+                match = spec["selector"]["matchLabels"]
+                assert any(match.items() <= labels.items() for labels in svc_labels), where
+    assert seen == CRD_KINDS
+
+
+def _checkov_skips() -> list[str]:
+    config = yaml.safe_load((CHART / ".checkov.yaml").read_text())
+    skips: list[str] = config["skip-check"]
+    return skips
+
+
+def test_checkov_passes(rendered_text: dict[str, str], tmp_path: Path) -> None:
+    checkov = checkov_binary()
+    for name, text in rendered_text.items():
+        (tmp_path / name.replace("/", "__")).write_text(text)
+    result = subprocess.run(
+        [checkov, "--config-file", str(CHART / ".checkov.yaml"), "-d", str(tmp_path), "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    failures = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']})"
+        for report in reports
+        for c in report["results"]["failed_checks"]
+    ]
+    assert failures == [], "\n".join(failures)
+    passed = sum(report["summary"]["passed"] for report in reports)
+    assert passed > 100  # the scan really ran
+
+
+def test_checkov_skips_are_documented() -> None:
+    readme = (CHART / "README.md").read_text()
+    for check in _checkov_skips():
+        assert f"`{check}`" in readme, f"{check} is skipped but not explained in the README"
+
+
+# --- docs ------------------------------------------------------------------------------------
+
+
+def test_readme_values_table_is_up_to_date() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "deploy" / "tools" / "gen-chart-readme.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_value_is_documented() -> None:
+    text = (CHART / "values.yaml").read_text()
+    values = yaml.safe_load(text)
+    readme = (CHART / "README.md").read_text()
+    for section in ("image", "temporal", "otel", "networkPolicy", "metrics", "tests"):
+        for key in values[section]:
+            if isinstance(values[section][key], dict) and values[section][key]:
+                continue
+            assert f"`{section}.{key}`" in readme, f"{section}.{key} lacks a `# --` comment"
+    for key in values["workerDefaults"]:
+        if isinstance(values["workerDefaults"][key], dict) and key not in {
+            "resources",
+            "env",
+            "podAnnotations",
+            "podLabels",
+            "nodeSelector",
+            "affinity",
+        }:
+            continue
+        assert f"`workerDefaults.{key}`" in readme, f"workerDefaults.{key} lacks a `# --` comment"
+
+
+def test_notes_tell_the_next_command(helm: str) -> None:
+    result = run_helm(helm, "install", RELEASE, str(CHART), "--dry-run=client", "-n", NAMESPACE)
+    assert result.returncode == 0, result.stderr
+    assert f"helm test {RELEASE} -n {NAMESPACE}" in result.stdout

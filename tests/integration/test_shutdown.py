@@ -1,0 +1,86 @@
+"""SIGTERM drains a worker: in-flight activities finish, readiness drops, exit code 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+from temporalio.client import Client
+
+from services.contracts import AUTHORIZE_PAYMENT, OrderInput, OrderState, TaskQueue
+from services.orchestration.client import start_order
+from services.payments.ledger import SqliteLedger
+from services.runtime.devserver import DevServer, free_port
+from services.runtime.local_stack import LocalStack, WorkerProcess
+from tests.integration.helpers import order_json, wait_for_started_activity
+
+pytestmark = pytest.mark.integration
+
+LATENCY_MS = 2500
+
+
+async def test_sigterm_lets_the_in_flight_payment_finish_and_exits_zero(
+    dev_server: DevServer, dev_client: Client, tmp_path: Path
+) -> None:
+    prefix = f"drain-{uuid.uuid4().hex[:8]}-"
+    env = {
+        "TEMPORAL_ADDRESS": dev_server.address,
+        "RTW_QUEUE_PREFIX": prefix,
+        "RTW_DATA_DIR": str(tmp_path),
+        "RTW_PAYMENTS_PROVIDER_LATENCY_MS": str(LATENCY_MS),
+        "RTW_GRACEFUL_SHUTDOWN_SECONDS": "20",
+    }
+    others = LocalStack(address=dev_server.address, env=env, log_dir=tmp_path / "logs",
+                        queues=(TaskQueue.ORCHESTRATION, TaskQueue.NOTIFICATIONS))
+    payments = WorkerProcess(TaskQueue.PAYMENTS, free_port(), env, tmp_path / "logs" / "p1.log")
+    await others.start()
+    await payments.start()
+    await payments.wait_ready()
+    order = OrderInput.model_validate(order_json(f"drain-{uuid.uuid4().hex[:8]}"))
+    try:
+        started = await start_order(dev_client, order, task_queue=f"{prefix}orchestration")
+        await wait_for_started_activity(started.handle, AUTHORIZE_PAYMENT)
+
+        assert payments.process is not None
+        payments.process.send_signal(signal.SIGTERM)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{payments.health_port}/readyz") as resp:
+                assert resp.status == 503, "readiness must drop while draining"
+                assert (await resp.json())["reason"] == "draining"
+        code = await asyncio.wait_for(payments.process.wait(), 30)
+        assert code == 0
+
+        ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+        try:
+            entries = await ledger.entries(order_id=order.order_id)
+        finally:
+            await ledger.close()
+        assert [e.kind.value for e in entries] == ["authorization"], (
+            "the in-flight authorization must have finished before the worker exited"
+        )
+
+        successor = WorkerProcess(TaskQueue.PAYMENTS, free_port(), env,
+                                  tmp_path / "logs" / "p2.log")
+        await successor.start()
+        try:
+            result = await asyncio.wait_for(started.handle.result(), 60)
+        finally:
+            assert await successor.stop() == 0
+        assert result.state is OrderState.COMPLETED
+
+        history = await started.handle.fetch_history()
+        attempts = [
+            e.activity_task_started_event_attributes.attempt
+            for e in history.events
+            if e.HasField("activity_task_started_event_attributes")
+        ]
+        assert all(a == 1 for a in attempts), f"no step may have been retried: {attempts}"
+    finally:
+        await payments.stop()
+        codes = await others.stop()
+        assert set(codes.values()) == {0}, json.dumps({q.value: c for q, c in codes.items()})

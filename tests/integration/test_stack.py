@@ -1,0 +1,211 @@
+"""The three real worker processes against a real dev server, driven by the real CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from services.contracts import ORDER_SAGA_WORKFLOW, OrderState, OrderStatus, TaskQueue
+from services.runtime.devserver import DevServer, temporal_cli
+from services.runtime.local_stack import LocalStack
+from tests.integration.helpers import order_json, rtw, write_order
+
+pytestmark = pytest.mark.integration
+
+
+class Stack:
+    """One prefixed deployment: three worker processes and the env the CLI needs."""
+
+    def __init__(self, server: DevServer, data_dir: Path, prefix: str) -> None:
+        self.env = {
+            "TEMPORAL_ADDRESS": server.address,
+            "RTW_QUEUE_PREFIX": prefix,
+            "RTW_DATA_DIR": str(data_dir),
+            "RTW_LOG_FORMAT": "json",
+        }
+        self.prefix = prefix
+        self.data_dir = data_dir
+        self.processes = LocalStack(address=server.address, env=self.env,
+                                    log_dir=data_dir / "logs")
+
+    @property
+    def orchestration_queue(self) -> str:
+        return f"{self.prefix}{TaskQueue.ORCHESTRATION.value}"
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    stack = Stack(dev_server, tmp_path_factory.mktemp("stack"), f"it-{uuid.uuid4().hex[:8]}-")
+    await stack.processes.start()
+    try:
+        yield stack
+    finally:
+        codes = await stack.processes.stop()
+        assert set(codes.values()) == {0}, f"workers must exit 0 on SIGTERM: {codes}"
+
+
+def new_id() -> str:
+    return f"it-{uuid.uuid4().hex[:10]}"
+
+
+async def ledger_kinds(stack: Stack, order_id: str) -> list[str]:
+    result = await rtw("payments", "ledger", "--order-id", order_id, "--json", env=stack.env)
+    assert result.code == 0, result.stderr
+    return [entry["kind"] for entry in result.json()]
+
+
+async def test_order_completes_through_cli_with_money_and_mail_once(
+    stack: Stack, tmp_path: Path
+) -> None:
+    order_id = new_id()
+    path = write_order(tmp_path, order_json(order_id))
+
+    started = await rtw("order", "start", "--file", str(path), "--wait", env=stack.env)
+
+    assert started.code == 0, started.stderr
+    assert started.stdout.startswith(f"order-{order_id}\n")
+    outcome = started.json()
+    assert outcome["status"]["state"] == "completed"
+    assert outcome["status"]["payment"]["captured_cents"] == 3000
+
+    status = await rtw("order", "status", order_id, env=stack.env)
+    assert status.code == 0, status.stderr
+    assert status.json()["steps_done"] == [
+        "authorize_payment", "reserve_inventory", "capture_payment", "send_confirmation"
+    ]
+    assert await ledger_kinds(stack, order_id) == ["authorization", "capture"]
+    outbox = [json.loads(line) for line in (stack.data_dir / "outbox.jsonl").read_text().splitlines()]
+    mine = [m for m in outbox if m["order_id"] == order_id]
+    assert [m["kind"] for m in mine] == ["order_confirmed"]
+
+
+async def test_order_from_stdin(stack: Stack) -> None:
+    order_id = new_id()
+    result = await rtw("order", "start", "--file", "-", "--wait", env=stack.env,
+                       stdin=json.dumps(order_json(order_id)))
+    assert result.code == 0, result.stderr
+    assert result.json()["status"]["state"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "failure", "ledger", "compensations"),
+    [
+        pytest.param({"payment_method": "pm_card_chargeDeclined"}, "PaymentDeclined", [],
+                     ["void_authorization", "notify_failure"], id="declined-card"),
+        pytest.param({"items": [{"sku": "sku-discontinued", "quantity": 1,
+                                 "unit_price_cents": 900}]},
+                     "OutOfStock", ["authorization", "void"],
+                     ["release_inventory", "void_authorization", "notify_failure"],
+                     id="out-of-stock"),
+    ],
+)
+async def test_business_failures_end_compensated(
+    stack: Stack, tmp_path: Path, overrides: dict[str, object], failure: str,
+    ledger: list[str], compensations: list[str],
+) -> None:
+    order_id = new_id()
+    path = write_order(tmp_path, order_json(order_id, **overrides))
+
+    result = await rtw("order", "start", "--file", str(path), "--wait", env=stack.env)
+
+    assert result.code == 1, "only a completed order exits 0"
+    status = result.json()["status"]
+    assert status["state"] == "compensated"
+    assert status["failure"]["type"] == failure
+    assert status["compensations_run"] == compensations
+    assert await ledger_kinds(stack, order_id) == ledger
+
+
+async def test_cli_rejects_invalid_order_naming_the_field_and_starts_nothing(
+    stack: Stack, dev_client: Client, tmp_path: Path
+) -> None:
+    order_id = new_id()
+    bad = order_json(order_id, items=[{"sku": "sku-1", "quantity": 0, "unit_price_cents": 1}])
+    result = await rtw("order", "start", "--file", str(write_order(tmp_path, bad)), env=stack.env)
+
+    assert result.code == 2
+    assert "items.0.quantity" in result.stderr
+    with pytest.raises(RPCError):
+        await dev_client.get_workflow_handle(f"order-{order_id}").describe()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("junk", id="string"),
+        pytest.param([1, 2], id="list"),
+        pytest.param({"order_id": 5, "items": "many"}, id="wrong-types"),
+        pytest.param({**order_json("x"), "currency": "ZZZ"}, id="unknown-currency"),
+    ],
+)
+async def test_junk_payload_fails_its_workflow_and_the_worker_keeps_going(
+    stack: Stack, dev_client: Client, payload: object
+) -> None:
+    handle = await dev_client.start_workflow(
+        ORDER_SAGA_WORKFLOW, payload, id=f"junk-{new_id()}",
+        task_queue=stack.orchestration_queue, retry_policy=RetryPolicy(maximum_attempts=1),
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidOrder"
+
+    follow_up = await rtw("order", "start", "--file", "-", "--wait", env=stack.env,
+                          stdin=json.dumps(order_json(new_id())))
+    assert follow_up.code == 0, "the same workers must still serve good orders"
+
+
+async def test_duplicate_start_reports_the_existing_saga(
+    stack: Stack, dev_client: Client, tmp_path: Path
+) -> None:
+    order_id = new_id()
+    path = str(write_order(tmp_path, order_json(order_id)))
+
+    first = await rtw("order", "start", "--file", path, env=stack.env)
+    second = await rtw("order", "start", "--file", path, "--wait", env=stack.env)
+
+    assert first.code == 0 and second.code == 0, second.stderr
+    assert "already exists" in second.stdout and "already exists" not in first.stdout
+    runs = [wf async for wf in dev_client.list_workflows(f"WorkflowId = 'order-{order_id}'")]
+    assert len(runs) == 1, "starting the same order twice must not start two sagas"
+    assert await ledger_kinds(stack, order_id) == ["authorization", "capture"]
+
+
+async def test_plain_json_from_the_temporal_cli_starts_a_saga(
+    stack: Stack, dev_server: DevServer, dev_client: Client
+) -> None:
+    import asyncio
+
+    order_id = new_id()
+    proc = await asyncio.create_subprocess_exec(
+        temporal_cli(), "workflow", "start", "--address", dev_server.address,
+        "--type", ORDER_SAGA_WORKFLOW, "--task-queue", stack.orchestration_queue,
+        "--workflow-id", f"order-{order_id}", "--input", json.dumps(order_json(order_id)),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+
+    result = await dev_client.get_workflow_handle(
+        f"order-{order_id}", result_type=OrderStatus
+    ).result()
+    assert result.state is OrderState.COMPLETED
+
+
+async def test_workers_report_live_and_ready(stack: Stack) -> None:
+    async with aiohttp.ClientSession() as http:
+        for worker in stack.processes.workers.values():
+            for path in ("/healthz", "/readyz"):
+                async with http.get(f"http://127.0.0.1:{worker.health_port}{path}") as resp:
+                    assert resp.status == 200, (worker.queue, path, await resp.text())

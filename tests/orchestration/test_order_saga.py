@@ -1,0 +1,283 @@
+"""OrderSaga on the time-skipping server, with stand-in activities on the real queue names."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from services.contracts import (
+    AUTHORIZE_PAYMENT,
+    CAPTURE_PAYMENT,
+    INVALID_ORDER,
+    ORDER_SAGA_WORKFLOW,
+    REFUND_PAYMENT,
+    RELEASE_INVENTORY,
+    RESERVE_INVENTORY,
+    SEND_NOTIFICATION,
+    STATUS_QUERY,
+    VOID_AUTHORIZATION,
+    OrderState,
+    OrderStatus,
+    TaskQueue,
+    queue_name,
+)
+from services.orchestration import WORKFLOWS
+from tests.orchestration.standins import Recorder, StandIns, declined, out_of_stock
+
+ORDER: dict[str, Any] = {
+    "order_id": "o-1",
+    "customer_id": "c-1",
+    "currency": "USD",
+    "payment_method": "pm_card_visa",
+    "items": [{"sku": "sku-1", "quantity": 2, "unit_price_cents": 1500}],
+}
+
+
+@dataclass
+class SagaRig:
+    """A client plus the three stand-in workers of one test."""
+
+    client: Client
+    prefix: str
+    rec: Recorder
+
+    async def start(self, order: Any = ORDER, **kwargs: Any) -> WorkflowHandle[Any, OrderStatus]:
+        return await self.client.start_workflow(
+            ORDER_SAGA_WORKFLOW,
+            order,
+            id=f"order-{uuid.uuid4().hex[:8]}",
+            task_queue=queue_name(TaskQueue.ORCHESTRATION, prefix=self.prefix),
+            result_type=OrderStatus,
+            **kwargs,
+        )
+
+    async def run(self, order: Any = ORDER) -> OrderStatus:
+        handle = await self.start(order)
+        return await handle.result()
+
+
+@pytest.fixture
+async def rig(time_skipping_env: WorkflowEnvironment, queue_prefix: str) -> AsyncIterator[SagaRig]:
+    client = time_skipping_env.client
+    rec = Recorder()
+    standins = StandIns(rec)
+    async with AsyncExitStack() as stack:
+        for queue, activities, workflows in (
+            (TaskQueue.ORCHESTRATION, standins.inventory(), WORKFLOWS),
+            (TaskQueue.PAYMENTS, standins.payments(), []),
+            (TaskQueue.NOTIFICATIONS, standins.notifications(), []),
+        ):
+            await stack.enter_async_context(
+                Worker(
+                    client,
+                    task_queue=queue_name(queue, prefix=queue_prefix),
+                    activities=activities,
+                    workflows=workflows,
+                )
+            )
+        yield SagaRig(client, queue_prefix, rec)
+
+
+def queue_of(rec: Recorder, name: str) -> str:
+    return next(q for n, q, _ in rec.calls if n == name)
+
+
+async def test_happy_path_runs_every_step_on_its_own_queue(rig: SagaRig) -> None:
+    result = await rig.run()
+
+    assert result.state is OrderState.COMPLETED
+    assert result.steps_done == [
+        "authorize_payment", "reserve_inventory", "capture_payment", "send_confirmation"
+    ]
+    assert result.compensations_run == []
+    assert rig.rec.names() == [
+        AUTHORIZE_PAYMENT, RESERVE_INVENTORY, CAPTURE_PAYMENT, SEND_NOTIFICATION
+    ]
+    assert queue_of(rig.rec, AUTHORIZE_PAYMENT) == f"{rig.prefix}payments"
+    assert queue_of(rig.rec, RESERVE_INVENTORY) == f"{rig.prefix}orchestration"
+    assert queue_of(rig.rec, SEND_NOTIFICATION) == f"{rig.prefix}notifications"
+    assert result.payment.authorized_cents == 3000
+    assert result.payment.captured_cents == 3000
+    assert result.total_cents == 3000
+
+
+async def test_idempotency_keys_come_from_workflow_id_and_step(rig: SagaRig) -> None:
+    handle = await rig.start()
+    await handle.result()
+
+    keys = {name: getattr(req, "idempotency_key", None) or getattr(req, "reservation_key", None)
+            or req.dedupe_key for name, _, req in rig.rec.calls}
+    assert keys == {
+        AUTHORIZE_PAYMENT: f"{handle.id}:authorize",
+        RESERVE_INVENTORY: f"{handle.id}:reserve",
+        CAPTURE_PAYMENT: f"{handle.id}:capture",
+        SEND_NOTIFICATION: f"{handle.id}:order_confirmed",
+    }
+
+
+async def test_declined_card_voids_and_notifies_without_touching_stock(rig: SagaRig) -> None:
+    rig.rec.hooks[AUTHORIZE_PAYMENT] = declined
+
+    result = await rig.run({**ORDER, "payment_method": "pm_card_chargeDeclined"})
+
+    assert result.state is OrderState.COMPENSATED
+    assert result.failure is not None
+    assert (result.failure.type, result.failure.step) == ("PaymentDeclined", "authorize_payment")
+    assert result.steps_done == []
+    assert result.compensations_run == ["void_authorization", "notify_failure"]
+    assert RESERVE_INVENTORY not in rig.rec.names()
+    assert CAPTURE_PAYMENT not in rig.rec.names()
+    assert rig.rec.attempts[AUTHORIZE_PAYMENT] == 1, "a decline must not be retried"
+
+
+async def test_out_of_stock_releases_and_voids_in_reverse_order(rig: SagaRig) -> None:
+    rig.rec.hooks[RESERVE_INVENTORY] = out_of_stock
+
+    result = await rig.run()
+
+    assert result.state is OrderState.COMPENSATED
+    assert result.failure is not None and result.failure.type == "OutOfStock"
+    assert result.compensations_run == ["release_inventory", "void_authorization",
+                                        "notify_failure"]
+    assert rig.rec.names()[-3:] == [RELEASE_INVENTORY, VOID_AUTHORIZATION, SEND_NOTIFICATION]
+    assert result.payment.voided_cents == 3000
+    notice = rig.rec.calls[-1][2]
+    assert notice.kind.value == "order_failed" and notice.data["reason"] == "OutOfStock"
+
+
+async def test_transient_failures_are_retried_then_succeed(rig: SagaRig) -> None:
+    def flaky(_: Any) -> None:
+        if rig.rec.attempts[CAPTURE_PAYMENT] < 3:
+            raise RuntimeError("provider timed out")
+
+    rig.rec.hooks[CAPTURE_PAYMENT] = flaky
+
+    result = await rig.run()
+
+    assert result.state is OrderState.COMPLETED
+    assert rig.rec.attempts[CAPTURE_PAYMENT] == 3
+    assert rig.rec.names().count(CAPTURE_PAYMENT) == 3
+
+
+async def test_unexpected_failure_compensates_everything_and_fails_the_order(
+    rig: SagaRig,
+) -> None:
+    def broken(_: Any) -> None:
+        raise ApplicationError("no authorization", type="AuthorizationMissing",
+                               non_retryable=True)
+
+    rig.rec.hooks[CAPTURE_PAYMENT] = broken
+    handle = await rig.start()
+
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "OrderFailed"
+    assert "capture_payment" in cause.message
+    status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
+    assert status.state is OrderState.FAILED
+    assert status.compensations_run == ["refund_payment", "release_inventory",
+                                        "void_authorization", "notify_failure"]
+
+
+async def test_transient_failures_give_up_after_the_bounded_policy(rig: SagaRig) -> None:
+    def always_down(_: Any) -> None:
+        raise RuntimeError("payments provider unreachable")
+
+    rig.rec.hooks[AUTHORIZE_PAYMENT] = always_down
+    handle = await rig.start()
+
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert rig.rec.names().count(AUTHORIZE_PAYMENT) == 10
+    status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
+    assert status.state is OrderState.FAILED
+    assert status.compensations_run == ["void_authorization", "notify_failure"]
+
+
+async def test_failed_confirmation_keeps_a_paid_order_and_warns(rig: SagaRig) -> None:
+    def mail_down(r: Any) -> None:
+        if r.kind.value == "order_confirmed":
+            raise RuntimeError("smtp unreachable")
+
+    rig.rec.hooks[SEND_NOTIFICATION] = mail_down
+
+    result = await rig.run()
+
+    assert result.state is OrderState.COMPLETED
+    assert result.compensations_run == []
+    assert any("confirmation not sent" in w for w in result.warnings)
+
+
+async def test_status_query_and_cancellation_mid_saga_run_compensations(rig: SagaRig) -> None:
+    capture_started = asyncio.Event()
+
+    async def hang(_: Any) -> None:
+        capture_started.set()
+        await asyncio.Future()  # until cancelled
+
+    rig.rec.hooks[CAPTURE_PAYMENT] = hang
+    handle = await rig.start()
+    await asyncio.wait_for(capture_started.wait(), 30)
+
+    status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
+    assert status.state is OrderState.CAPTURING
+    assert status.steps_done == ["authorize_payment", "reserve_inventory"]
+
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    assert isinstance(failure.value.cause, CancelledError)
+    status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
+    assert status.state is OrderState.CANCELLED
+    assert status.compensations_run == ["refund_payment", "release_inventory",
+                                        "void_authorization", "notify_failure"]
+
+
+INVALID = [
+    pytest.param({**ORDER, "items": []}, "items", id="empty-items"),
+    pytest.param({**ORDER, "items": [{**ORDER["items"][0], "quantity": 0}]},
+                 "items.0.quantity", id="zero-quantity"),
+    pytest.param({**ORDER, "items": [{**ORDER["items"][0], "unit_price_cents": -5}]},
+                 "items.0.unit_price_cents", id="negative-price"),
+    pytest.param({**ORDER, "currency": "XYZ"}, "currency", id="unknown-currency"),
+    pytest.param({k: v for k, v in ORDER.items() if k != "order_id"}, "order_id",
+                 id="missing-order-id"),
+    pytest.param({**ORDER, "customer_id": "  "}, "customer_id", id="blank-customer"),
+    pytest.param({**ORDER, "items": [{**ORDER["items"][0], "quantity": "2"}]},
+                 "items.0.quantity", id="quantity-as-string"),
+    pytest.param({**ORDER, "items": [{**ORDER["items"][0], "unit_price_cents": 15.5}]},
+                 "items.0.unit_price_cents", id="float-amount"),
+    pytest.param("junk", "order", id="junk-string"),
+    pytest.param([1, 2, 3], "order", id="junk-list"),
+    pytest.param(None, "order", id="null"),
+]
+
+
+@pytest.mark.parametrize(("payload", "field"), INVALID)
+async def test_invalid_orders_fail_fast_naming_the_field(
+    rig: SagaRig, payload: Any, field: str
+) -> None:
+    handle = await rig.start(payload, retry_policy=RetryPolicy(maximum_attempts=1))
+
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == INVALID_ORDER
+    assert cause.non_retryable
+    assert f"{field}:" in cause.message
+    assert rig.rec.calls == [], "no activity may run for an invalid order"

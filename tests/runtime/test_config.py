@@ -1,0 +1,97 @@
+"""Settings come from Temporal's and rtw's environment variables; secrets stay secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.contracts import TaskQueue
+from services.runtime.config import LogFormat, Settings, TemporalSettings
+from services.runtime.connection import ConfigurationError, connect, tls_config
+
+
+def test_defaults_need_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "RTW_QUEUE_PREFIX"):
+        monkeypatch.delenv(var, raising=False)
+    settings = Settings()
+    assert settings.temporal.address is None
+    assert settings.temporal.namespace == "default"
+    assert settings.queue_name(TaskQueue.PAYMENTS) == "payments"
+    assert not settings.temporal.tls_enabled
+
+
+def test_environment_is_read_with_temporal_and_rtw_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.example:7233")
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "orders")
+    monkeypatch.setenv("RTW_QUEUE_PREFIX", "eu-")
+    monkeypatch.setenv("RTW_LOG_FORMAT", "json")
+    monkeypatch.setenv("RTW_GRACEFUL_SHUTDOWN_SECONDS", "45")
+    monkeypatch.setenv("RTW_MAX_CONCURRENT_ACTIVITIES", "7")
+    monkeypatch.setenv("RTW_DATA_DIR", str(tmp_path))
+
+    settings = Settings()
+
+    assert settings.temporal.address == "temporal.example:7233"
+    assert settings.temporal.namespace == "orders"
+    assert settings.queue_name(TaskQueue.ORCHESTRATION) == "eu-orchestration"
+    assert settings.log_format is LogFormat.JSON
+    assert settings.tuning.graceful_shutdown_seconds == 45
+    assert settings.tuning.max_concurrent_activities == 7
+    assert settings.ledger_path == tmp_path / "ledger.sqlite3"
+
+
+def test_api_key_is_read_from_file_and_never_shown(tmp_path: Path) -> None:
+    key_file = tmp_path / "api-key"
+    key_file.write_text("s3cr3t-key\n")
+    settings = TemporalSettings(api_key_file=key_file)
+
+    assert settings.resolved_api_key() == "s3cr3t-key"
+    assert settings.tls_enabled, "an API key implies TLS"
+    inline = TemporalSettings(api_key="inline-secret")
+    assert "inline-secret" not in repr(inline) and "inline-secret" not in str(inline)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TEMPORAL_TLS_CLIENT_CERT_PATH": "/c.pem"}, "go together"),
+        ({"RTW_MAX_CONCURRENT_ACTIVITIES": "0"}, "max_concurrent_activities"),
+        ({"RTW_QUEUE_PREFIX": "bad prefix!"}, "queue_prefix"),
+        ({"RTW_LOG_FORMAT": "xml"}, "log_format"),
+    ],
+)
+def test_bad_settings_fail_with_a_message_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()
+
+
+def test_tls_files_are_read_into_the_sdk_config(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_bytes(b"CA")
+    (tmp_path / "tls.crt").write_bytes(b"CERT")
+    (tmp_path / "tls.key").write_bytes(b"KEY")
+    tls = tls_config(
+        TemporalSettings(
+            tls_server_ca_cert_path=tmp_path / "ca.pem",
+            tls_client_cert_path=tmp_path / "tls.crt",
+            tls_client_key_path=tmp_path / "tls.key",
+            tls_server_name="temporal.internal",
+        )
+    )
+    assert not isinstance(tls, bool)
+    assert (tls.server_root_ca_cert, tls.client_cert, tls.client_private_key, tls.domain) == (
+        b"CA", b"CERT", b"KEY", "temporal.internal"
+    )
+
+
+async def test_missing_secret_file_is_a_clear_configuration_error(tmp_path: Path) -> None:
+    settings = TemporalSettings(address="localhost:1", api_key_file=tmp_path / "nope")
+    with pytest.raises(ConfigurationError, match="TEMPORAL_API_KEY_FILE"):
+        await connect(settings, retry_for_seconds=5)
