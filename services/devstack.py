@@ -41,8 +41,7 @@ async def local_stack(
     finally:
         codes = await stack.stop()
         print(
-            "workers stopped: "
-            + ", ".join(f"{q.value}={code}" for q, code in codes.items()),
+            "workers stopped: " + ", ".join(f"{q.value}={code}" for q, code in codes.items()),
             flush=True,
         )
         if server is not None:
@@ -83,10 +82,12 @@ def demo_orders(run_id: str) -> list[tuple[str, OrderInput, OrderState]]:
 
     return [
         ("completes", order("ok", "pm_card_visa", "sku-1"), OrderState.COMPLETED),
-        ("card declined", order("declined", "pm_card_chargeDeclined", "sku-1"),
-         OrderState.COMPENSATED),
-        ("out of stock", order("oos", "pm_card_visa", "sku-discontinued"),
-         OrderState.COMPENSATED),
+        (
+            "card declined",
+            order("declined", "pm_card_chargeDeclined", "sku-1"),
+            OrderState.COMPENSATED,
+        ),
+        ("out of stock", order("oos", "pm_card_visa", "sku-discontinued"), OrderState.COMPENSATED),
     ]
 
 

@@ -11,11 +11,11 @@ ORDER_SAGA_WORKFLOW = "OrderSaga"
 STATUS_QUERY = "status"
 
 #: ISO 4217 codes this template accepts. Amounts are always integer minor units.
-SUPPORTED_CURRENCIES = frozenset({"USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK"})
+SUPPORTED_CURRENCIES = frozenset(
+    {"USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK"}
+)
 
-Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
-]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
 def order_workflow_id(order_id: str) -> str:

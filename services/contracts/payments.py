@@ -17,7 +17,9 @@ AUTHORIZATION_MISSING = "AuthorizationMissing"
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    idempotency_key: str = Field(min_length=1, description="stable business key: workflow id + step")
+    idempotency_key: str = Field(
+        min_length=1, description="stable business key: workflow id + step"
+    )
     order_id: str = Field(min_length=1)
 
 

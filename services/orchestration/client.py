@@ -77,7 +77,10 @@ def order_handle(client: Client, order_id: str) -> WorkflowHandle[object, OrderS
 
 async def order_status(client: Client, order_id: str) -> OrderStatus:
     """The saga's `status` query."""
-    return await order_handle(client, order_id).query(STATUS_QUERY, result_type=OrderStatus)
+    status: OrderStatus = await order_handle(client, order_id).query(
+        STATUS_QUERY, result_type=OrderStatus
+    )
+    return status
 
 
 async def wait_for_order(handle: WorkflowHandle[object, OrderStatus]) -> OrderOutcome:
@@ -103,4 +106,3 @@ async def wait_for_order(handle: WorkflowHandle[object, OrderStatus]) -> OrderOu
         else:
             error = FailureInfo(type=type(cause).__name__, message=str(cause))
         return OrderOutcome(handle.id, status, error)
-

@@ -62,7 +62,9 @@ class SqliteInventory:
                 return False
             short = []
             for sku, qty in sorted(items.items()):
-                row = self._db.execute("SELECT available FROM stock WHERE sku = ?", (sku,)).fetchone()
+                row = self._db.execute(
+                    "SELECT available FROM stock WHERE sku = ?", (sku,)
+                ).fetchone()
                 available = row[0] if row else 0
                 if available < qty:
                     short.append(f"{sku} (requested {qty}, available {available})")

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         RESERVE_INVENTORY,
         SEND_NOTIFICATION,
         STATUS_QUERY,
+        VOID_AUTHORIZATION,
         AuthorizePaymentRequest,
         CapturePaymentRequest,
         FailureInfo,
@@ -39,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         RefundPaymentRequest,
         ReleaseInventoryRequest,
         ReserveInventoryRequest,
-        VOID_AUTHORIZATION,
         TaskQueue,
         VoidAuthorizationRequest,
         queue_name,
@@ -146,8 +146,7 @@ class OrderSaga:
     async def _cancelled(self, order: OrderInput) -> None:
         """Cancellation is a reason to compensate like any other."""
         assert self._status is not None
-        failure = FailureInfo(type="Cancelled", message="order cancelled",
-                              step=self._current_step)
+        failure = FailureInfo(type="Cancelled", message="order cancelled", step=self._current_step)
         await self._compensate(order, failure)
         self._status.state = OrderState.CANCELLED
 
@@ -282,9 +281,7 @@ class OrderSaga:
         elif result.kind == "void":
             self._status.payment.voided_cents += result.amount_cents
 
-    def _notify(
-        self, order: OrderInput, kind: NotificationKind, retry: RetryPolicy
-    ) -> Any:
+    def _notify(self, order: OrderInput, kind: NotificationKind, retry: RetryPolicy) -> Any:
         data: dict[str, str | int] = {
             "total_cents": order.total_cents,
             "currency": order.currency,
@@ -322,7 +319,7 @@ class OrderSaga:
         step = self._current_step
         cause = err.cause
         if isinstance(cause, ApplicationError):
-            return FailureInfo(type=cause.type or "ApplicationError", message=cause.message,
-                               step=step)
+            return FailureInfo(
+                type=cause.type or "ApplicationError", message=cause.message, step=step
+            )
         return FailureInfo(type=type(cause or err).__name__, message=str(cause or err), step=step)
-

@@ -79,8 +79,9 @@ class PaymentActivities:
                 created_at=now_iso(),
             )
         )
-        logger.info("authorized %s %s for order %s", entry.amount_cents, entry.currency,
-                    entry.order_id)
+        logger.info(
+            "authorized %s %s for order %s", entry.amount_cents, entry.currency, entry.order_id
+        )
         return _result(entry)
 
     @activity.defn(name=CAPTURE_PAYMENT)

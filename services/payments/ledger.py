@@ -106,8 +106,15 @@ class SqliteLedger:
             "INSERT OR IGNORE INTO ledger "
             "(key, order_id, kind, amount_cents, currency, provider_ref, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (e.key, e.order_id, e.kind.value, e.amount_cents, e.currency, e.provider_ref,
-             e.created_at),
+            (
+                e.key,
+                e.order_id,
+                e.kind.value,
+                e.amount_cents,
+                e.currency,
+                e.provider_ref,
+                e.created_at,
+            ),
         )
         stored = self._get(e.key)
         assert stored is not None

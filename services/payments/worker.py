@@ -25,8 +25,12 @@ async def payments_worker(client: Client, settings: Settings) -> AsyncIterator[W
     try:
         yield Worker(
             client,
-            activities=[activities.authorize, activities.capture, activities.void,
-                        activities.refund],
+            activities=[
+                activities.authorize,
+                activities.capture,
+                activities.void,
+                activities.refund,
+            ],
             **worker_options(settings, TaskQueue.PAYMENTS),  # type: ignore[arg-type]
         )
     finally:

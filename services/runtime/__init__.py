@@ -1,6 +1,12 @@
 """The platform half of rtw: config, connection, plugin, health, worker host, dev server."""
 
-from services.runtime.config import LogFormat, Settings, TemporalSettings, WorkerTuning, load_settings
+from services.runtime.config import (
+    LogFormat,
+    Settings,
+    TemporalSettings,
+    WorkerTuning,
+    load_settings,
+)
 from services.runtime.connection import ConfigurationError, connect
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.plugin import RtwPlugin

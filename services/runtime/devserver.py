@@ -16,10 +16,14 @@ logger = logging.getLogger(__name__)
 
 #: Dynamic config measured to cut per-task latency on small machines (see docs).
 _TUNING = (
-    "--dynamic-config-value", "history.transferProcessorMaxPollRPS=200",
-    "--dynamic-config-value", "history.timerProcessorMaxPollRPS=200",
-    "--sqlite-pragma", "journal_mode=wal",
-    "--sqlite-pragma", "synchronous=normal",
+    "--dynamic-config-value",
+    "history.transferProcessorMaxPollRPS=200",
+    "--dynamic-config-value",
+    "history.timerProcessorMaxPollRPS=200",
+    "--sqlite-pragma",
+    "journal_mode=wal",
+    "--sqlite-pragma",
+    "synchronous=normal",
 )
 
 
@@ -88,11 +92,17 @@ class DevServer:
     def command(self) -> list[str]:
         """The full command line."""
         cmd = [
-            temporal_cli(), "server", "start-dev",
-            "--ip", "127.0.0.1",
-            "--port", str(self.port),
-            "--db-filename", str(self._db_file),
-            "--log-level", "warn",
+            temporal_cli(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--db-filename",
+            str(self._db_file),
+            "--log-level",
+            "warn",
             *_TUNING,
         ]
         if self.ui_port:
@@ -112,7 +122,10 @@ class DevServer:
         self._log_file.parent.mkdir(parents=True, exist_ok=True)
         log = self._log_file.open("ab")
         self._process = await asyncio.create_subprocess_exec(
-            *self.command(), stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
+            *self.command(),
+            stdout=log,
+            stderr=log,
+            stdin=asyncio.subprocess.DEVNULL,
             env={**os.environ},
         )
         log.close()

@@ -64,8 +64,8 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        self.bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        addresses = self._runner.addresses
+        self.bound_port = int(addresses[0][1]) if addresses else self._port
         logger.info("health endpoints on :%s (/healthz, /readyz)", self.bound_port)
         return self
 

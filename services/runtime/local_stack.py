@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -43,8 +44,13 @@ class WorkerProcess:
             out = handle
         try:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "services", "worker", self.queue.value,
-                "--health-port", str(self.health_port),
+                sys.executable,
+                "-m",
+                "services",
+                "worker",
+                self.queue.value,
+                "--health-port",
+                str(self.health_port),
                 env={**os.environ, **self.env},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,  # type: ignore[arg-type]
@@ -82,10 +88,8 @@ class WorkerProcess:
         if proc is None:
             return 0
         if proc.returncode is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
             try:
                 await asyncio.wait_for(proc.wait(), timeout)
             except TimeoutError:

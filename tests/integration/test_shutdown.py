@@ -24,6 +24,17 @@ pytestmark = pytest.mark.integration
 LATENCY_MS = 2500
 
 
+async def readiness_after_signal(port: int) -> tuple[int, str]:
+    """/readyz once the signal has been handled (it must drop while the drain runs)."""
+    url = f"http://127.0.0.1:{port}/readyz"
+    async with aiohttp.ClientSession() as http, asyncio.timeout(5):
+        while True:
+            async with http.get(url) as resp:
+                if resp.status != 200:
+                    return resp.status, (await resp.json())["reason"]
+            await asyncio.sleep(0.02)
+
+
 async def test_sigterm_lets_the_in_flight_payment_finish_and_exits_zero(
     dev_server: DevServer, dev_client: Client, tmp_path: Path
 ) -> None:
@@ -35,8 +46,12 @@ async def test_sigterm_lets_the_in_flight_payment_finish_and_exits_zero(
         "RTW_PAYMENTS_PROVIDER_LATENCY_MS": str(LATENCY_MS),
         "RTW_GRACEFUL_SHUTDOWN_SECONDS": "20",
     }
-    others = LocalStack(address=dev_server.address, env=env, log_dir=tmp_path / "logs",
-                        queues=(TaskQueue.ORCHESTRATION, TaskQueue.NOTIFICATIONS))
+    others = LocalStack(
+        address=dev_server.address,
+        env=env,
+        log_dir=tmp_path / "logs",
+        queues=(TaskQueue.ORCHESTRATION, TaskQueue.NOTIFICATIONS),
+    )
     payments = WorkerProcess(TaskQueue.PAYMENTS, free_port(), env, tmp_path / "logs" / "p1.log")
     await others.start()
     await payments.start()
@@ -48,10 +63,7 @@ async def test_sigterm_lets_the_in_flight_payment_finish_and_exits_zero(
 
         assert payments.process is not None
         payments.process.send_signal(signal.SIGTERM)
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{payments.health_port}/readyz") as resp:
-                assert resp.status == 503, "readiness must drop while draining"
-                assert (await resp.json())["reason"] == "draining"
+        assert await readiness_after_signal(payments.health_port) == (503, "draining")
         code = await asyncio.wait_for(payments.process.wait(), 30)
         assert code == 0
 
@@ -64,8 +76,9 @@ async def test_sigterm_lets_the_in_flight_payment_finish_and_exits_zero(
             "the in-flight authorization must have finished before the worker exited"
         )
 
-        successor = WorkerProcess(TaskQueue.PAYMENTS, free_port(), env,
-                                  tmp_path / "logs" / "p2.log")
+        successor = WorkerProcess(
+            TaskQueue.PAYMENTS, free_port(), env, tmp_path / "logs" / "p2.log"
+        )
         await successor.start()
         try:
             result = await asyncio.wait_for(started.handle.result(), 60)

@@ -34,8 +34,7 @@ class Stack:
         }
         self.prefix = prefix
         self.data_dir = data_dir
-        self.processes = LocalStack(address=server.address, env=self.env,
-                                    log_dir=data_dir / "logs")
+        self.processes = LocalStack(address=server.address, env=self.env, log_dir=data_dir / "logs")
 
     @property
     def orchestration_queue(self) -> str:
@@ -82,18 +81,30 @@ async def test_order_completes_through_cli_with_money_and_mail_once(
     status = await rtw("order", "status", order_id, env=stack.env)
     assert status.code == 0, status.stderr
     assert status.json()["steps_done"] == [
-        "authorize_payment", "reserve_inventory", "capture_payment", "send_confirmation"
+        "authorize_payment",
+        "reserve_inventory",
+        "capture_payment",
+        "send_confirmation",
     ]
     assert await ledger_kinds(stack, order_id) == ["authorization", "capture"]
-    outbox = [json.loads(line) for line in (stack.data_dir / "outbox.jsonl").read_text().splitlines()]
+    outbox = [
+        json.loads(line) for line in (stack.data_dir / "outbox.jsonl").read_text().splitlines()
+    ]
     mine = [m for m in outbox if m["order_id"] == order_id]
     assert [m["kind"] for m in mine] == ["order_confirmed"]
 
 
 async def test_order_from_stdin(stack: Stack) -> None:
     order_id = new_id()
-    result = await rtw("order", "start", "--file", "-", "--wait", env=stack.env,
-                       stdin=json.dumps(order_json(order_id)))
+    result = await rtw(
+        "order",
+        "start",
+        "--file",
+        "-",
+        "--wait",
+        env=stack.env,
+        stdin=json.dumps(order_json(order_id)),
+    )
     assert result.code == 0, result.stderr
     assert result.json()["status"]["state"] == "completed"
 
@@ -101,18 +112,29 @@ async def test_order_from_stdin(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("overrides", "failure", "ledger", "compensations"),
     [
-        pytest.param({"payment_method": "pm_card_chargeDeclined"}, "PaymentDeclined", [],
-                     ["void_authorization", "notify_failure"], id="declined-card"),
-        pytest.param({"items": [{"sku": "sku-discontinued", "quantity": 1,
-                                 "unit_price_cents": 900}]},
-                     "OutOfStock", ["authorization", "void"],
-                     ["release_inventory", "void_authorization", "notify_failure"],
-                     id="out-of-stock"),
+        pytest.param(
+            {"payment_method": "pm_card_chargeDeclined"},
+            "PaymentDeclined",
+            [],
+            ["void_authorization", "notify_failure"],
+            id="declined-card",
+        ),
+        pytest.param(
+            {"items": [{"sku": "sku-discontinued", "quantity": 1, "unit_price_cents": 900}]},
+            "OutOfStock",
+            ["authorization", "void"],
+            ["release_inventory", "void_authorization", "notify_failure"],
+            id="out-of-stock",
+        ),
     ],
 )
 async def test_business_failures_end_compensated(
-    stack: Stack, tmp_path: Path, overrides: dict[str, object], failure: str,
-    ledger: list[str], compensations: list[str],
+    stack: Stack,
+    tmp_path: Path,
+    overrides: dict[str, object],
+    failure: str,
+    ledger: list[str],
+    compensations: list[str],
 ) -> None:
     order_id = new_id()
     path = write_order(tmp_path, order_json(order_id, **overrides))
@@ -153,16 +175,27 @@ async def test_junk_payload_fails_its_workflow_and_the_worker_keeps_going(
     stack: Stack, dev_client: Client, payload: object
 ) -> None:
     handle = await dev_client.start_workflow(
-        ORDER_SAGA_WORKFLOW, payload, id=f"junk-{new_id()}",
-        task_queue=stack.orchestration_queue, retry_policy=RetryPolicy(maximum_attempts=1),
+        ORDER_SAGA_WORKFLOW,
+        payload,
+        id=f"junk-{new_id()}",
+        task_queue=stack.orchestration_queue,
+        retry_policy=RetryPolicy(maximum_attempts=1),
     )
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
     cause = failure.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "InvalidOrder"
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "InvalidOrder"
 
-    follow_up = await rtw("order", "start", "--file", "-", "--wait", env=stack.env,
-                          stdin=json.dumps(order_json(new_id())))
+    follow_up = await rtw(
+        "order",
+        "start",
+        "--file",
+        "-",
+        "--wait",
+        env=stack.env,
+        stdin=json.dumps(order_json(new_id())),
+    )
     assert follow_up.code == 0, "the same workers must still serve good orders"
 
 
@@ -175,8 +208,10 @@ async def test_duplicate_start_reports_the_existing_saga(
     first = await rtw("order", "start", "--file", path, env=stack.env)
     second = await rtw("order", "start", "--file", path, "--wait", env=stack.env)
 
-    assert first.code == 0 and second.code == 0, second.stderr
-    assert "already exists" in second.stdout and "already exists" not in first.stdout
+    assert first.code == 0, first.stderr
+    assert second.code == 0, second.stderr
+    assert "already exists" in second.stdout
+    assert "already exists" not in first.stdout
     runs = [wf async for wf in dev_client.list_workflows(f"WorkflowId = 'order-{order_id}'")]
     assert len(runs) == 1, "starting the same order twice must not start two sagas"
     assert await ledger_kinds(stack, order_id) == ["authorization", "capture"]
@@ -189,10 +224,21 @@ async def test_plain_json_from_the_temporal_cli_starts_a_saga(
 
     order_id = new_id()
     proc = await asyncio.create_subprocess_exec(
-        temporal_cli(), "workflow", "start", "--address", dev_server.address,
-        "--type", ORDER_SAGA_WORKFLOW, "--task-queue", stack.orchestration_queue,
-        "--workflow-id", f"order-{order_id}", "--input", json.dumps(order_json(order_id)),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        temporal_cli(),
+        "workflow",
+        "start",
+        "--address",
+        dev_server.address,
+        "--type",
+        ORDER_SAGA_WORKFLOW,
+        "--task-queue",
+        stack.orchestration_queue,
+        "--workflow-id",
+        f"order-{order_id}",
+        "--input",
+        json.dumps(order_json(order_id)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()

@@ -26,7 +26,8 @@ async def test_retried_send_is_delivered_once(data_dir: Path) -> None:
     first = await env.run(send, MESSAGE)
     second = await env.run(send, MESSAGE)
 
-    assert not first.duplicate and second.duplicate
+    assert not first.duplicate
+    assert second.duplicate
     delivered = channel.delivered()
     assert len(delivered) == 1
     assert delivered[0]["dedupe_key"] == MESSAGE.dedupe_key

@@ -75,26 +75,33 @@ class StandIns:
     @activity.defn(name=AUTHORIZE_PAYMENT)
     async def authorize(self, r: AuthorizePaymentRequest) -> PaymentResult:
         await self.rec.record(AUTHORIZE_PAYMENT, r)
-        return PaymentResult(idempotency_key=r.idempotency_key, kind="authorization",
-                             amount_cents=r.amount_cents, currency=r.currency)
+        return PaymentResult(
+            idempotency_key=r.idempotency_key,
+            kind="authorization",
+            amount_cents=r.amount_cents,
+            currency=r.currency,
+        )
 
     @activity.defn(name=CAPTURE_PAYMENT)
     async def capture(self, r: CapturePaymentRequest) -> PaymentResult:
         await self.rec.record(CAPTURE_PAYMENT, r)
-        return PaymentResult(idempotency_key=r.idempotency_key, kind="capture",
-                             amount_cents=3000, currency="USD")
+        return PaymentResult(
+            idempotency_key=r.idempotency_key, kind="capture", amount_cents=3000, currency="USD"
+        )
 
     @activity.defn(name=VOID_AUTHORIZATION)
     async def void(self, r: VoidAuthorizationRequest) -> PaymentResult:
         await self.rec.record(VOID_AUTHORIZATION, r)
-        return PaymentResult(idempotency_key=r.idempotency_key, kind="void",
-                             amount_cents=3000, currency="USD")
+        return PaymentResult(
+            idempotency_key=r.idempotency_key, kind="void", amount_cents=3000, currency="USD"
+        )
 
     @activity.defn(name=REFUND_PAYMENT)
     async def refund(self, r: RefundPaymentRequest) -> PaymentResult:
         await self.rec.record(REFUND_PAYMENT, r)
-        return PaymentResult(idempotency_key=r.idempotency_key, kind="refund",
-                             amount_cents=3000, currency="USD")
+        return PaymentResult(
+            idempotency_key=r.idempotency_key, kind="refund", amount_cents=3000, currency="USD"
+        )
 
     @activity.defn(name=RESERVE_INVENTORY)
     async def reserve(self, r: ReserveInventoryRequest) -> InventoryResult:

@@ -26,8 +26,10 @@ def reserve(key: str, **qty: int) -> ReserveInventoryRequest:
     return ReserveInventoryRequest(
         reservation_key=key,
         order_id="o-1",
-        items=[OrderItem(sku=s.replace("_", "-"), quantity=q, unit_price_cents=100)
-               for s, q in qty.items()],
+        items=[
+            OrderItem(sku=s.replace("_", "-"), quantity=q, unit_price_cents=100)
+            for s, q in qty.items()
+        ],
     )
 
 
@@ -36,7 +38,8 @@ async def test_reserve_twice_takes_stock_once(store: SqliteInventory) -> None:
     first = await env.run(activities.reserve, reserve("k1", sku_a=3))
     second = await env.run(activities.reserve, reserve("k1", sku_a=3))
 
-    assert first.applied and not second.applied
+    assert first.applied
+    assert not second.applied
     assert await store.available("sku-a") == 7
 
 
@@ -46,7 +49,8 @@ async def test_out_of_stock_reserves_nothing(store: SqliteInventory) -> None:
     with pytest.raises(ApplicationError) as err:
         await env.run(activities.reserve, reserve("k1", sku_a=3, sku_b=2))
 
-    assert err.value.type == "OutOfStock" and err.value.non_retryable
+    assert err.value.type == "OutOfStock"
+    assert err.value.non_retryable
     assert "sku-b (requested 2, available 1)" in err.value.message
     assert await store.available("sku-a") == 10, "all or nothing"
 

@@ -21,7 +21,6 @@ from services.contracts import (
     CAPTURE_PAYMENT,
     INVALID_ORDER,
     ORDER_SAGA_WORKFLOW,
-    REFUND_PAYMENT,
     RELEASE_INVENTORY,
     RESERVE_INVENTORY,
     SEND_NOTIFICATION,
@@ -98,11 +97,17 @@ async def test_happy_path_runs_every_step_on_its_own_queue(rig: SagaRig) -> None
 
     assert result.state is OrderState.COMPLETED
     assert result.steps_done == [
-        "authorize_payment", "reserve_inventory", "capture_payment", "send_confirmation"
+        "authorize_payment",
+        "reserve_inventory",
+        "capture_payment",
+        "send_confirmation",
     ]
     assert result.compensations_run == []
     assert rig.rec.names() == [
-        AUTHORIZE_PAYMENT, RESERVE_INVENTORY, CAPTURE_PAYMENT, SEND_NOTIFICATION
+        AUTHORIZE_PAYMENT,
+        RESERVE_INVENTORY,
+        CAPTURE_PAYMENT,
+        SEND_NOTIFICATION,
     ]
     assert queue_of(rig.rec, AUTHORIZE_PAYMENT) == f"{rig.prefix}payments"
     assert queue_of(rig.rec, RESERVE_INVENTORY) == f"{rig.prefix}orchestration"
@@ -116,8 +121,12 @@ async def test_idempotency_keys_come_from_workflow_id_and_step(rig: SagaRig) -> 
     handle = await rig.start()
     await handle.result()
 
-    keys = {name: getattr(req, "idempotency_key", None) or getattr(req, "reservation_key", None)
-            or req.dedupe_key for name, _, req in rig.rec.calls}
+    keys = {
+        name: getattr(req, "idempotency_key", None)
+        or getattr(req, "reservation_key", None)
+        or req.dedupe_key
+        for name, _, req in rig.rec.calls
+    }
     assert keys == {
         AUTHORIZE_PAYMENT: f"{handle.id}:authorize",
         RESERVE_INVENTORY: f"{handle.id}:reserve",
@@ -147,13 +156,14 @@ async def test_out_of_stock_releases_and_voids_in_reverse_order(rig: SagaRig) ->
     result = await rig.run()
 
     assert result.state is OrderState.COMPENSATED
-    assert result.failure is not None and result.failure.type == "OutOfStock"
-    assert result.compensations_run == ["release_inventory", "void_authorization",
-                                        "notify_failure"]
+    assert result.failure is not None
+    assert result.failure.type == "OutOfStock"
+    assert result.compensations_run == ["release_inventory", "void_authorization", "notify_failure"]
     assert rig.rec.names()[-3:] == [RELEASE_INVENTORY, VOID_AUTHORIZATION, SEND_NOTIFICATION]
     assert result.payment.voided_cents == 3000
     notice = rig.rec.calls[-1][2]
-    assert notice.kind.value == "order_failed" and notice.data["reason"] == "OutOfStock"
+    assert notice.kind.value == "order_failed"
+    assert notice.data["reason"] == "OutOfStock"
 
 
 async def test_transient_failures_are_retried_then_succeed(rig: SagaRig) -> None:
@@ -174,8 +184,7 @@ async def test_unexpected_failure_compensates_everything_and_fails_the_order(
     rig: SagaRig,
 ) -> None:
     def broken(_: Any) -> None:
-        raise ApplicationError("no authorization", type="AuthorizationMissing",
-                               non_retryable=True)
+        raise ApplicationError("no authorization", type="AuthorizationMissing", non_retryable=True)
 
     rig.rec.hooks[CAPTURE_PAYMENT] = broken
     handle = await rig.start()
@@ -184,12 +193,17 @@ async def test_unexpected_failure_compensates_everything_and_fails_the_order(
         await handle.result()
 
     cause = failure.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "OrderFailed"
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "OrderFailed"
     assert "capture_payment" in cause.message
     status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
     assert status.state is OrderState.FAILED
-    assert status.compensations_run == ["refund_payment", "release_inventory",
-                                        "void_authorization", "notify_failure"]
+    assert status.compensations_run == [
+        "refund_payment",
+        "release_inventory",
+        "void_authorization",
+        "notify_failure",
+    ]
 
 
 async def test_transient_failures_give_up_after_the_bounded_policy(rig: SagaRig) -> None:
@@ -242,24 +256,41 @@ async def test_status_query_and_cancellation_mid_saga_run_compensations(rig: Sag
     assert isinstance(failure.value.cause, CancelledError)
     status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
     assert status.state is OrderState.CANCELLED
-    assert status.compensations_run == ["refund_payment", "release_inventory",
-                                        "void_authorization", "notify_failure"]
+    assert status.compensations_run == [
+        "refund_payment",
+        "release_inventory",
+        "void_authorization",
+        "notify_failure",
+    ]
 
 
 INVALID = [
     pytest.param({**ORDER, "items": []}, "items", id="empty-items"),
-    pytest.param({**ORDER, "items": [{**ORDER["items"][0], "quantity": 0}]},
-                 "items.0.quantity", id="zero-quantity"),
-    pytest.param({**ORDER, "items": [{**ORDER["items"][0], "unit_price_cents": -5}]},
-                 "items.0.unit_price_cents", id="negative-price"),
+    pytest.param(
+        {**ORDER, "items": [{**ORDER["items"][0], "quantity": 0}]},
+        "items.0.quantity",
+        id="zero-quantity",
+    ),
+    pytest.param(
+        {**ORDER, "items": [{**ORDER["items"][0], "unit_price_cents": -5}]},
+        "items.0.unit_price_cents",
+        id="negative-price",
+    ),
     pytest.param({**ORDER, "currency": "XYZ"}, "currency", id="unknown-currency"),
-    pytest.param({k: v for k, v in ORDER.items() if k != "order_id"}, "order_id",
-                 id="missing-order-id"),
+    pytest.param(
+        {k: v for k, v in ORDER.items() if k != "order_id"}, "order_id", id="missing-order-id"
+    ),
     pytest.param({**ORDER, "customer_id": "  "}, "customer_id", id="blank-customer"),
-    pytest.param({**ORDER, "items": [{**ORDER["items"][0], "quantity": "2"}]},
-                 "items.0.quantity", id="quantity-as-string"),
-    pytest.param({**ORDER, "items": [{**ORDER["items"][0], "unit_price_cents": 15.5}]},
-                 "items.0.unit_price_cents", id="float-amount"),
+    pytest.param(
+        {**ORDER, "items": [{**ORDER["items"][0], "quantity": "2"}]},
+        "items.0.quantity",
+        id="quantity-as-string",
+    ),
+    pytest.param(
+        {**ORDER, "items": [{**ORDER["items"][0], "unit_price_cents": 15.5}]},
+        "items.0.unit_price_cents",
+        id="float-amount",
+    ),
     pytest.param("junk", "order", id="junk-string"),
     pytest.param([1, 2, 3], "order", id="junk-list"),
     pytest.param(None, "order", id="null"),

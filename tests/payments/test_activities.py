@@ -49,8 +49,12 @@ def payments(ledger: SqliteLedger, provider: CountingProvider) -> PaymentActivit
 env = ActivityEnvironment()
 
 AUTH = AuthorizePaymentRequest(
-    idempotency_key="order-o-1:authorize", order_id="o-1", customer_id="c-1",
-    payment_method="pm_card_visa", amount_cents=3000, currency="USD",
+    idempotency_key="order-o-1:authorize",
+    order_id="o-1",
+    customer_id="c-1",
+    payment_method="pm_card_visa",
+    amount_cents=3000,
+    currency="USD",
 )
 CAPTURE = CapturePaymentRequest(
     idempotency_key="order-o-1:capture", order_id="o-1", authorization_key=AUTH.idempotency_key
@@ -74,7 +78,8 @@ async def test_authorize_twice_holds_money_once(
     second = await env.run(payments.authorize, AUTH)
 
     assert first == second
-    assert first.amount_cents == 3000 and first.applied
+    assert first.amount_cents == 3000
+    assert first.applied
     assert await kinds(ledger) == [EntryKind.AUTHORIZATION]
     assert len(provider.calls) == 1, "the retry must be answered from the ledger"
 
@@ -99,7 +104,8 @@ async def test_capture_twice_moves_money_once(
     first = await env.run(payments.capture, CAPTURE)
     second = await env.run(payments.capture, CAPTURE)
 
-    assert first == second and first.amount_cents == 3000
+    assert first == second
+    assert first.amount_cents == 3000
     assert await kinds(ledger) == [EntryKind.AUTHORIZATION, EntryKind.CAPTURE]
 
 
@@ -108,18 +114,19 @@ async def test_capture_without_authorization_fails_non_retryably(
 ) -> None:
     with pytest.raises(ApplicationError) as err:
         await env.run(payments.capture, CAPTURE)
-    assert err.value.type == "AuthorizationMissing" and err.value.non_retryable
+    assert err.value.type == "AuthorizationMissing"
+    assert err.value.non_retryable
 
 
-async def test_refund_twice_refunds_once(
-    payments: PaymentActivities, ledger: SqliteLedger
-) -> None:
+async def test_refund_twice_refunds_once(payments: PaymentActivities, ledger: SqliteLedger) -> None:
     await env.run(payments.authorize, AUTH)
     await env.run(payments.capture, CAPTURE)
     first = await env.run(payments.refund, REFUND)
     second = await env.run(payments.refund, REFUND)
 
-    assert first == second and first.applied and first.amount_cents == 3000
+    assert first == second
+    assert first.applied
+    assert first.amount_cents == 3000
     assert await kinds(ledger) == [EntryKind.AUTHORIZATION, EntryKind.CAPTURE, EntryKind.REFUND]
 
 
@@ -129,7 +136,8 @@ async def test_refund_without_capture_is_a_noop(
     await env.run(payments.authorize, AUTH)
     result = await env.run(payments.refund, REFUND)
 
-    assert not result.applied and result.amount_cents == 0
+    assert not result.applied
+    assert result.amount_cents == 0
     assert await kinds(ledger) == [EntryKind.AUTHORIZATION]
     assert len(provider.calls) == 1
 
@@ -142,7 +150,8 @@ async def test_void_twice_releases_once_and_never_after_capture(
     await env.run(payments.authorize, AUTH)
     first = await env.run(payments.void, VOID)
     second = await env.run(payments.void, VOID)
-    assert first == second and first.applied
+    assert first == second
+    assert first.applied
     assert await kinds(ledger) == [EntryKind.AUTHORIZATION, EntryKind.VOID]
 
 

@@ -52,7 +52,8 @@ def test_api_key_is_read_from_file_and_never_shown(tmp_path: Path) -> None:
     assert settings.resolved_api_key() == "s3cr3t-key"
     assert settings.tls_enabled, "an API key implies TLS"
     inline = TemporalSettings(api_key="inline-secret")
-    assert "inline-secret" not in repr(inline) and "inline-secret" not in str(inline)
+    assert "inline-secret" not in repr(inline)
+    assert "inline-secret" not in str(inline)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +88,10 @@ def test_tls_files_are_read_into_the_sdk_config(tmp_path: Path) -> None:
     )
     assert not isinstance(tls, bool)
     assert (tls.server_root_ca_cert, tls.client_cert, tls.client_private_key, tls.domain) == (
-        b"CA", b"CERT", b"KEY", "temporal.internal"
+        b"CA",
+        b"CERT",
+        b"KEY",
+        "temporal.internal",
     )
 
 

@@ -1,0 +1,67 @@
+# rtw — make targets. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+.PHONY: install  ## create .venv and install rtw with its dev tools
+install: $(STAMP)
+
+.PHONY: demo  ## run the demo: embedded Temporal, three workers, three orders, then stop
+demo: install
+	$(BIN)/rtw demo
+
+.PHONY: dev  ## run the local stack until Ctrl+C (Web UI on http://localhost:8233)
+dev: install
+	$(BIN)/rtw dev
+
+.PHONY: tools  ## install pinned helm and checkov under .tools/ (used by the chart tests)
+tools:
+	bash deploy/tools/install-helm.sh
+	bash deploy/tools/install-checkov.sh
+
+.PHONY: test  ## the whole suite: unit, integration (real server + workers), chart
+test: install tools
+	$(BIN)/python -m pytest -ra --durations=10 $(PYTEST_ARGS)
+
+.PHONY: test-unit  ## unit tests only (time-skipping server, no worker processes)
+test-unit: install
+	$(BIN)/python -m pytest -ra -m "not integration and not chart and not e2e" $(PYTEST_ARGS)
+
+.PHONY: test-integration  ## integration tests (dev server + real worker processes)
+test-integration: install
+	$(BIN)/python -m pytest -ra -m integration $(PYTEST_ARGS)
+
+.PHONY: test-chart  ## Helm chart tests (helm lint/template, kubernetes-validate, checkov)
+test-chart: install tools
+	$(BIN)/python -m pytest -ra -m chart $(PYTEST_ARGS)
+
+.PHONY: lint  ## ruff (lint + format check) and mypy --strict
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy services tests
+
+.PHONY: format  ## apply ruff's fixes and formatting
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: clean  ## remove local state (.rtw/) and caches; keeps .venv and .tools
+clean:
+	rm -rf .rtw .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help  ## list targets
+help:
+	@grep -E '^\.PHONY: [a-z-]+ +## ' $(MAKEFILE_LIST) | \
+		sed -E 's/^\.PHONY: ([a-z-]+) +## (.*)/\1\t\2/' | awk -F'\t' '{printf "  make %-18s %s\n", $$1, $$2}'
