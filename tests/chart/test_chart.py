@@ -173,7 +173,10 @@ def test_worker_env_contract(default: list[Manifest]) -> None:
         env = env_of(default, queue)
         assert env["TEMPORAL_ADDRESS"] == "temporal-frontend.temporal.svc.cluster.local:7233"
         assert env["TEMPORAL_NAMESPACE"] == "default"
-        assert env["TEMPORAL_TLS"] == "false"
+        assert "TEMPORAL_TLS" not in env  # the app decides (on with an API key or certs)
+        assert env["RTW_LOG_LEVEL"] == "INFO"
+        assert "RTW_QUEUE_PREFIX" not in env
+        assert f"k8s.namespace.name={NAMESPACE}" in env["OTEL_RESOURCE_ATTRIBUTES"]
         assert env["OTEL_SERVICE_NAME"] == f"rtw-{queue}"
         assert env["RTW_METRICS_PORT"] == "9464"
         assert env["RTW_DATA_DIR"] == "/var/lib/rtw"
@@ -408,6 +411,7 @@ def test_keda_scaled_object_targets_the_right_queue(rendered: dict[str, list[Man
         assert meta["namespace"] == "rtw-prod.a1b2c"
         assert meta["endpoint"] == "rtw-prod.a1b2c.tmprl.cloud:7233"
         assert meta["queueTypes"] == "activity"
+        assert meta["enableTLS"] == "true"  # Temporal Cloud: API key over TLS
         assert all(isinstance(v, str) for v in meta.values())  # KEDA metadata is string-only
         assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
         assert "replicas" not in _workers(objs)[queue]["spec"]
@@ -424,11 +428,13 @@ def test_keda_scaled_object_targets_the_right_queue(rendered: dict[str, list[Man
 
 
 def test_keda_orchestration_counts_workflow_backlog(helm: str) -> None:
-    objs = load(render(helm, sets=["workers.orchestration.keda.enabled=true"]))
+    sets = ["workers.orchestration.keda.enabled=true", "queuePrefix=staging-"]
+    objs = load(render(helm, sets=sets))
     (so,) = by_kind(objs, "ScaledObject").values()
     meta = so["spec"]["triggers"][0]["metadata"]
+    assert env_of(objs, "orchestration")["RTW_QUEUE_PREFIX"] == "staging-"
     assert (meta["taskQueue"], meta["queueTypes"], meta["namespace"]) == (
-        "orchestration",
+        "staging-orchestration",
         "workflow",
         "default",
     )
@@ -504,7 +510,7 @@ def test_helm_test_job_runs_one_saga(default: list[Manifest]) -> None:
     assert order["payment_method"] == "pm_card_visa"
     assert order["items"] == [{"sku": "sku-1", "quantity": 1, "unit_price_cents": 1500}]
     worker_env = env_of(default, "orchestration")
-    for key in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TLS"):
+    for key in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "RTW_LOG_FORMAT"):
         assert env[key] == worker_env[key]
 
 
@@ -523,27 +529,31 @@ def test_helm_test_job_gets_the_same_credentials(rendered: dict[str, list[Manife
 
 
 @pytest.mark.parametrize(
-    ("setting", "where"),
+    ("setting", "parent", "bad_key"),
     [
-        ("imagee.tag=x", "at '': additional properties 'imagee' not allowed"),
-        ("workers.payments.replicas=2", "at '/workers/payments': additional properties 'replicas'"),
-        (
-            "workerDefaults.autoscalling.enabled=true",
-            "at '/workerDefaults': additional properties 'autoscalling'",
-        ),
-        ("workers.paymnets.enabled=false", "at '/workers': additional properties 'paymnets'"),
-        (
-            "workers.payments.keda.targetQueSize=3",
-            "at '/workers/payments/keda': additional properties 'targetQueSize'",
-        ),
-        ("temporal.tls.enable=true", "at '/temporal/tls': additional properties 'enable'"),
-        ("containerSecurityContext.runAsUser=0", "at '/containerSecurityContext/runAsUser'"),
+        ("imagee.tag=x", "", "imagee"),
+        ("workers.payments.replicas=2", "workers/payments", "replicas"),
+        ("workerDefaults.autoscalling.enabled=true", "workerDefaults", "autoscalling"),
+        ("workers.paymnets.enabled=false", "workers", "paymnets"),
+        ("workers.payments.keda.targetQueSize=3", "workers/payments/keda", "targetQueSize"),
+        ("temporal.tls.enable=true", "temporal/tls", "enable"),
     ],
 )
-def test_schema_rejects_typos(helm: str, setting: str, where: str) -> None:
+def test_schema_rejects_typos(helm: str, setting: str, parent: str, bad_key: str) -> None:
     result = template(helm, sets=[setting])
     assert result.returncode != 0
-    assert where in result.stderr, result.stderr
+    message = result.stderr
+    # helm 4: "at '/workers/payments': additional properties 'replicas' not allowed";
+    # helm 3: "workers.payments: Additional property replicas is not allowed".
+    assert re.search(r"additional propert", message, re.IGNORECASE), message
+    assert bad_key in message, message
+    assert parent.replace("/", ".") in message or f"'/{parent}'" in message, message
+
+
+def test_schema_enforces_pod_security_ids(helm: str) -> None:
+    result = template(helm, sets=["containerSecurityContext.runAsUser=0"])
+    assert result.returncode != 0
+    assert "runAsUser" in result.stderr
 
 
 def test_schema_forbids_additional_properties_everywhere() -> None:

@@ -1,0 +1,286 @@
+{{/*
+Naming and labels. Selectors use only name, instance and component: they are immutable.
+*/}}
+
+{{/* Chart name, overridable with nameOverride. */}}
+{{- define "rtw.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name prefix of every object: <release>-<chart>, or the release when it holds the chart name. */}}
+{{- define "rtw.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* chart label value: <name>-<version>. */}}
+{{- define "rtw.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Name of one component's objects. Call with (dict "root" $ "component" "payments"). */}}
+{{- define "rtw.componentname" -}}
+{{- printf "%s-%s" (include "rtw.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels. Call with (dict "root" $ "component" "payments"); component may be empty. */}}
+{{- define "rtw.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "rtw.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- if .component }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+{{- end -}}
+
+{{/* All labels of an object. Call with (dict "root" $ "component" "payments"). */}}
+{{- define "rtw.labels" -}}
+helm.sh/chart: {{ include "rtw.chart" .root }}
+{{ include "rtw.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: rtw
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* ServiceAccount name. */}}
+{{- define "rtw.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "rtw.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Container image reference. */}}
+{{- define "rtw.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Deep merge of two maps, returned as YAML: keys of .override win; nested maps merge key by key;
+lists and scalars are replaced. Unlike sprig's mergeOverwrite, false/0/"" in .override win too.
+*/}}
+{{- define "rtw.deepMerge" -}}
+{{- $out := dict -}}
+{{- range $k, $v := .base -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- range $k, $v := .override -}}
+{{- $b := get $.base $k -}}
+{{- if and (kindIs "map" $v) (kindIs "map" $b) -}}
+{{- $_ := set $out $k (fromYaml (include "rtw.deepMerge" (dict "base" $b "override" $v))) -}}
+{{- else if not (kindIs "invalid" $v) -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/*
+Effective settings of one worker: workerDefaults merged with workers.<queue>, validated.
+Call with (dict "root" $ "queue" "payments"); returns YAML (use fromYaml).
+*/}}
+{{- define "rtw.worker" -}}
+{{- $root := .root -}}
+{{- $w := fromYaml (include "rtw.deepMerge" (dict "base" $root.Values.workerDefaults "override" (get $root.Values.workers .queue))) -}}
+{{- $where := printf "workers.%s" .queue -}}
+{{- if and $w.enabled $w.autoscaling.enabled $w.keda.enabled -}}
+{{- fail (printf "%s: autoscaling.enabled and keda.enabled are both true; KEDA manages its own HPA, so enable only one of them (set %s.autoscaling.enabled=false to use KEDA)." $where $where) -}}
+{{- end -}}
+{{- $graceful := int $w.gracefulShutdownSeconds -}}
+{{- if kindIs "invalid" $w.terminationGracePeriodSeconds -}}
+{{- $_ := set $w "terminationGracePeriodSeconds" (add $graceful (int $w.terminationGraceBufferSeconds)) -}}
+{{- else if le (int $w.terminationGracePeriodSeconds) $graceful -}}
+{{- fail (printf "%s: terminationGracePeriodSeconds (%d) must be greater than gracefulShutdownSeconds (%d), or Kubernetes kills the worker before it has drained. Raise %s.terminationGracePeriodSeconds above %d, lower %s.gracefulShutdownSeconds, or unset terminationGracePeriodSeconds to get %d + terminationGraceBufferSeconds." $where (int $w.terminationGracePeriodSeconds) $graceful $where $graceful $where $graceful) -}}
+{{- end -}}
+{{- if and $w.autoscaling.enabled (gt (int $w.autoscaling.minReplicas) (int $w.autoscaling.maxReplicas)) -}}
+{{- fail (printf "%s.autoscaling: minReplicas (%d) is greater than maxReplicas (%d)." $where (int $w.autoscaling.minReplicas) (int $w.autoscaling.maxReplicas)) -}}
+{{- end -}}
+{{- if and $w.keda.enabled (gt (int $w.keda.minReplicaCount) (int $w.keda.maxReplicaCount)) -}}
+{{- fail (printf "%s.keda: minReplicaCount (%d) is greater than maxReplicaCount (%d)." $where (int $w.keda.minReplicaCount) (int $w.keda.maxReplicaCount)) -}}
+{{- end -}}
+{{- if and $w.autoscaling.enabled (kindIs "invalid" $w.autoscaling.targetCPUUtilizationPercentage) (kindIs "invalid" $w.autoscaling.targetMemoryUtilizationPercentage) -}}
+{{- fail (printf "%s.autoscaling: set targetCPUUtilizationPercentage and/or targetMemoryUtilizationPercentage; the HPA needs at least one metric." $where) -}}
+{{- end -}}
+{{- toYaml $w -}}
+{{- end -}}
+
+{{/* Port of a host:port address (Temporal). */}}
+{{- define "rtw.addressPort" -}}
+{{- $m := regexFind ":[0-9]+$" . -}}
+{{- if $m -}}{{ trimPrefix ":" $m }}{{- else -}}7233{{- end -}}
+{{- end -}}
+
+{{/* Port of a URL (OTLP endpoint): explicit port, else 443 for https, else 80. */}}
+{{- define "rtw.urlPort" -}}
+{{- $u := urlParse . -}}
+{{- $m := regexFind ":[0-9]+$" $u.host -}}
+{{- if $m -}}{{ trimPrefix ":" $m }}{{- else if eq $u.scheme "https" -}}443{{- else -}}80{{- end -}}
+{{- end -}}
+
+{{/* Non-secret environment shared by every pod (workers and the helm test), as YAML name: value. */}}
+{{- define "rtw.commonEnv" -}}
+{{- $v := .Values -}}
+TEMPORAL_ADDRESS: {{ $v.temporal.address | quote }}
+TEMPORAL_NAMESPACE: {{ $v.temporal.namespace | quote }}
+{{- if $v.temporal.tls.enabled }}
+TEMPORAL_TLS: "true"
+{{- end }}
+{{- if $v.temporal.tls.serverName }}
+TEMPORAL_TLS_SERVER_NAME: {{ $v.temporal.tls.serverName | quote }}
+{{- end }}
+{{- with $v.temporal.tls.existingSecret }}
+{{- if and $v.temporal.tls.clientCertKey $v.temporal.tls.clientKeyKey }}
+TEMPORAL_TLS_CLIENT_CERT_PATH: "/etc/rtw/temporal-tls/client.crt"
+TEMPORAL_TLS_CLIENT_KEY_PATH: "/etc/rtw/temporal-tls/client.key"
+{{- end }}
+{{- if $v.temporal.tls.serverCaKey }}
+TEMPORAL_TLS_SERVER_CA_CERT_PATH: "/etc/rtw/temporal-tls/server-ca.crt"
+{{- end }}
+{{- end }}
+{{- if $v.temporal.apiKey.existingSecret }}
+TEMPORAL_API_KEY_FILE: "/etc/rtw/temporal-api-key/api-key"
+{{- end }}
+{{- if $v.otel.endpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ $v.otel.endpoint | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: {{ $v.otel.protocol | quote }}
+{{- end }}
+OTEL_TRACES_SAMPLER: {{ $v.otel.tracesSampler | quote }}
+{{- if $v.otel.tracesSamplerArg }}
+OTEL_TRACES_SAMPLER_ARG: {{ $v.otel.tracesSamplerArg | quote }}
+{{- end }}
+{{- $attrs := list (printf "k8s.namespace.name=%s" .Release.Namespace) (printf "service.version=%s" (default .Chart.AppVersion $v.image.tag)) -}}
+{{- range $k, $val := $v.otel.resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%s" $k (toString $val)) -}}
+{{- end }}
+OTEL_RESOURCE_ATTRIBUTES: {{ join "," $attrs | quote }}
+RTW_LOG_FORMAT: {{ $v.logFormat | quote }}
+RTW_LOG_LEVEL: {{ $v.logLevel | quote }}
+{{- if $v.queuePrefix }}
+RTW_QUEUE_PREFIX: {{ $v.queuePrefix | quote }}
+{{- end }}
+RTW_DATA_DIR: "/var/lib/rtw"
+{{- if $v.metrics.enabled }}
+RTW_METRICS_PORT: {{ $v.metrics.port | int | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Environment of one worker (common + per worker), as YAML name: value. (dict "root" $ "queue" q "worker" $w) */}}
+{{- define "rtw.workerEnv" -}}
+{{- $w := .worker -}}
+{{- $env := fromYaml (include "rtw.commonEnv" .root) -}}
+{{- $_ := set $env "OTEL_SERVICE_NAME" (printf "rtw-%s" .queue) -}}
+{{- $_ := set $env "RTW_GRACEFUL_SHUTDOWN_SECONDS" ($w.gracefulShutdownSeconds | int | toString) -}}
+{{- range $key, $name := dict "maxConcurrentActivities" "RTW_MAX_CONCURRENT_ACTIVITIES" "maxConcurrentWorkflowTasks" "RTW_MAX_CONCURRENT_WORKFLOW_TASKS" "maxConcurrentActivityPolls" "RTW_MAX_CONCURRENT_ACTIVITY_POLLS" "maxConcurrentWorkflowTaskPolls" "RTW_MAX_CONCURRENT_WORKFLOW_TASK_POLLS" -}}
+{{- $val := get $w $key -}}
+{{- if not (kindIs "invalid" $val) -}}
+{{- if ne (toString $val) "" -}}
+{{- $_ := set $env $name ($val | int | toString) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $k, $val := $w.env -}}
+{{- $_ := set $env $k (toString $val) -}}
+{{- end -}}
+{{- range $k, $val := $env }}
+{{ $k }}: {{ $val | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Volumes for the Temporal credentials (shared by workers and the test Job). */}}
+{{- define "rtw.credentialVolumes" -}}
+{{- $t := .Values.temporal -}}
+{{- if $t.apiKey.existingSecret }}
+- name: temporal-api-key
+  secret:
+    secretName: {{ $t.apiKey.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ $t.apiKey.secretKey }}
+        path: api-key
+{{- end }}
+{{- if and $t.tls.existingSecret (or (and $t.tls.clientCertKey $t.tls.clientKeyKey) $t.tls.serverCaKey) }}
+- name: temporal-tls
+  secret:
+    secretName: {{ $t.tls.existingSecret }}
+    defaultMode: 0440
+    items:
+      {{- if and $t.tls.clientCertKey $t.tls.clientKeyKey }}
+      - key: {{ $t.tls.clientCertKey }}
+        path: client.crt
+      - key: {{ $t.tls.clientKeyKey }}
+        path: client.key
+      {{- end }}
+      {{- if $t.tls.serverCaKey }}
+      - key: {{ $t.tls.serverCaKey }}
+        path: server-ca.crt
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "rtw.credentialVolumeMounts" -}}
+{{- $t := .Values.temporal -}}
+{{- if $t.apiKey.existingSecret }}
+- name: temporal-api-key
+  mountPath: /etc/rtw/temporal-api-key
+  readOnly: true
+{{- end }}
+{{- if and $t.tls.existingSecret (or (and $t.tls.clientCertKey $t.tls.clientKeyKey) $t.tls.serverCaKey) }}
+- name: temporal-tls
+  mountPath: /etc/rtw/temporal-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Checks of chart-wide values that the schema cannot express. */}}
+{{- define "rtw.validate" -}}
+{{- $t := .Values.temporal -}}
+{{- if and $t.tls.existingSecret (not $t.tls.enabled) -}}
+{{- fail "temporal.tls.existingSecret is set but temporal.tls.enabled is false: set temporal.tls.enabled=true (or remove the secret)." -}}
+{{- end -}}
+{{- if and $t.tls.existingSecret (ne (empty $t.tls.clientCertKey) (empty $t.tls.clientKeyKey)) -}}
+{{- fail "temporal.tls: set both clientCertKey and clientKeyKey for mTLS, or leave both empty." -}}
+{{- end -}}
+{{- if not (regexMatch "^(\\[[0-9a-fA-F:]+\\]|[^:/\\s]+):[0-9]+$" $t.address) -}}
+{{- fail (printf "temporal.address %q must be host:port, e.g. temporal-frontend.temporal:7233 (no scheme)." $t.address) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* KEDA TriggerAuthentication secretTargetRef entries (empty when there are no credentials). */}}
+{{- define "rtw.kedaAuthParams" -}}
+{{- $t := .Values.temporal -}}
+{{- if $t.apiKey.existingSecret }}
+- parameter: apiKey
+  name: {{ $t.apiKey.existingSecret }}
+  key: {{ $t.apiKey.secretKey }}
+{{- end }}
+{{- if $t.tls.existingSecret }}
+{{- if and $t.tls.clientCertKey $t.tls.clientKeyKey }}
+- parameter: cert
+  name: {{ $t.tls.existingSecret }}
+  key: {{ $t.tls.clientCertKey }}
+- parameter: key
+  name: {{ $t.tls.existingSecret }}
+  key: {{ $t.tls.clientKeyKey }}
+{{- end }}
+{{- if $t.tls.serverCaKey }}
+- parameter: ca
+  name: {{ $t.tls.existingSecret }}
+  key: {{ $t.tls.serverCaKey }}
+{{- end }}
+{{- end }}
+{{- end -}}
