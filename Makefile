@@ -46,6 +46,14 @@ test-integration: install
 test-chart: install tools
 	$(BIN)/python -m pytest -ra -m chart $(PYTEST_ARGS)
 
+.PHONY: chart-docs  ## regenerate the values table in charts/rtw/README.md
+chart-docs: install
+	$(BIN)/python deploy/tools/gen-chart-readme.py
+
+.PHONY: e2e  ## kind cluster end to end: build image, install chart, helm test (needs kind + docker)
+e2e: install tools
+	bash deploy/kind/e2e.sh
+
 .PHONY: lint  ## ruff (lint + format check) and mypy --strict
 lint: install
 	$(BIN)/ruff check .

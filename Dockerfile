@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# One image for every rtw worker; the command picks the queue:
+#   docker run rtw worker payments --health-port 8080
+# BASE_IMAGE must provide python3 (>= 3.11) with venv. CI builds it from Debian packages.
+ARG BASE_IMAGE=python:3.12-slim
+
+FROM ${BASE_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+RUN python3 -m venv /opt/rtw
+# Dependencies first: this layer is reused until pyproject.toml changes.
+COPY pyproject.toml README.md ./
+RUN mkdir services && touch services/__init__.py \
+    && /opt/rtw/bin/pip install . \
+    && /opt/rtw/bin/pip uninstall -y rtw
+COPY services ./services
+RUN /opt/rtw/bin/pip install --no-deps . && /opt/rtw/bin/rtw --help >/dev/null
+
+FROM ${BASE_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="rtw" \
+      org.opencontainers.image.description="rtw workers (orchestration, payments, notifications)"
+ENV PATH=/opt/rtw/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    RTW_DATA_DIR=/var/lib/rtw \
+    RTW_LOG_FORMAT=json \
+    RTW_HEALTH_PORT=8080
+RUN groupadd --system --gid 10001 rtw \
+    && useradd --system --uid 10001 --gid rtw --home-dir /nonexistent --shell /usr/sbin/nologin rtw \
+    && mkdir -p /var/lib/rtw && chown rtw:rtw /var/lib/rtw
+COPY --from=build /opt/rtw /opt/rtw
+COPY deploy/examples /opt/rtw/examples
+USER 10001:10001
+WORKDIR /var/lib/rtw
+EXPOSE 8080 9464
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+    CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('RTW_HEALTH_PORT', '8080'), timeout=2)"]
+ENTRYPOINT ["rtw"]
+CMD ["worker", "orchestration"]

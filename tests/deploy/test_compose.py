@@ -1,0 +1,85 @@
+"""docker-compose.yml is valid Compose, pinned, health-ordered and wired like the chart."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from services.contracts import TaskQueue
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+SCHEMA = ROOT / "deploy" / "compose" / "compose-spec.json"
+ENV_FILE = ROOT / ".env"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return data
+
+
+def env_file() -> dict[str, str]:
+    pairs = (
+        line.split("=", 1)
+        for line in ENV_FILE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    return {key: value for key, value in pairs}
+
+
+def test_compose_file_matches_the_compose_spec(compose: dict[str, Any]) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft7Validator(schema).validate(compose)
+
+
+def test_every_image_is_pinned_in_dot_env(compose: dict[str, Any]) -> None:
+    pinned = env_file()
+    for name, service in compose["services"].items():
+        image = service["image"]
+        match = re.fullmatch(r"\$\{(\w+)\}", image)
+        assert match, f"{name}: image must come from .env, got {image!r}"
+        value = pinned[match.group(1)]
+        assert ":" in value, f"{name}: {value} has no tag"
+        assert not value.endswith(":latest"), f"{name}: {value} is not pinned"
+
+
+def test_one_worker_service_per_queue_from_one_image(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for queue in TaskQueue:
+        worker = services[queue.value]
+        assert worker["command"] == ["worker", queue.value]
+        assert worker["image"] == "${RTW_IMAGE}"
+        assert worker["environment"]["OTEL_SERVICE_NAME"] == f"rtw-{queue.value}"
+        assert worker["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
+        assert "/readyz" in " ".join(worker["healthcheck"]["test"])
+        assert worker["depends_on"]["temporal"]["condition"] == "service_healthy"
+
+
+def test_start_up_is_ordered_by_health_not_by_guesswork(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["temporal"]["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    for name in ("postgresql", "temporal"):
+        assert "healthcheck" in services[name], name
+
+
+def test_workers_get_more_stop_time_than_their_drain(compose: dict[str, Any]) -> None:
+    for queue in TaskQueue:
+        worker = compose["services"][queue.value]
+        drain = float(worker["environment"]["RTW_GRACEFUL_SHUTDOWN_SECONDS"])
+        grace = float(worker["stop_grace_period"].removesuffix("s"))
+        assert grace > drain, f"{queue}: stop_grace_period must exceed the graceful drain"
+
+
+def test_mounted_support_files_exist(compose: dict[str, Any]) -> None:
+    for service in compose["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).is_file(), source
