@@ -30,13 +30,13 @@ tools:
 	bash deploy/tools/install-helm.sh
 	bash deploy/tools/install-checkov.sh
 
-.PHONY: test  ## the whole suite: unit, integration (real server + workers), chart
+.PHONY: test  ## the whole suite: unit, integration (real server + workers), chart, container
 test: install tools
 	$(BIN)/python -m pytest -ra --durations=10 $(PYTEST_ARGS)
 
 .PHONY: test-unit  ## unit tests only (time-skipping server, no worker processes)
 test-unit: install
-	$(BIN)/python -m pytest -ra -m "not integration and not chart and not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra -m "not integration and not chart and not e2e and not container" $(PYTEST_ARGS)
 
 .PHONY: test-integration  ## integration tests (dev server + real worker processes)
 test-integration: install
@@ -45,6 +45,14 @@ test-integration: install
 .PHONY: test-chart  ## Helm chart tests (helm lint/template, kubernetes-validate, checkov)
 test-chart: install tools
 	$(BIN)/python -m pytest -ra -m chart $(PYTEST_ARGS)
+
+.PHONY: image  ## build localhost/rtw:0.1.0 with podman + runc (no Docker engine needed)
+image:
+	bash deploy/tools/build-image.sh
+
+.PHONY: test-container  ## the real image: non-root, read-only root, SIGTERM, a saga in containers
+test-container: install image
+	$(BIN)/python -m pytest -ra -m container $(PYTEST_ARGS)
 
 .PHONY: chart-docs  ## regenerate the values table in charts/rtw/README.md
 chart-docs: install

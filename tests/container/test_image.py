@@ -1,0 +1,257 @@
+"""The real container image, run with podman: non-root, read-only root, ready, drains on SIGTERM.
+
+A module fixture runs deploy/tools/build-image.sh first (idempotent; a few seconds when
+nothing changed), so the image always holds the code of this tree. Workers run with the
+restrictions the Helm chart sets (read-only root filesystem, uid 10001, no capabilities,
+no-new-privileges, writable /tmp and /var/lib/rtw only) against the real dev server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.contracts import TaskQueue
+from services.runtime.devserver import DevServer, free_port
+
+pytestmark = [
+    pytest.mark.container,
+    pytest.mark.skipif(
+        shutil.which("podman") is None,
+        reason="podman not installed: run deploy/tools/build-image.sh",
+    ),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = ROOT / "deploy" / "tools" / "build-image.sh"
+IMAGE = os.environ.get("RTW_IMAGE", "localhost/rtw:0.1.0")
+UID = 10001
+
+#: How the Helm chart runs a worker pod, in podman terms.
+RESTRICTED = (
+    "--read-only",
+    "--tmpfs",
+    "/tmp",
+    "--tmpfs",
+    "/var/lib/rtw:U",  # emptyDir owned by the container user (fsGroup in the chart)
+    "--cap-drop=ALL",
+    "--security-opt",
+    "no-new-privileges",
+)
+
+
+def podman_env() -> dict[str, str]:
+    """The environment for podman: the private containers.conf written by the build script."""
+    env = dict(os.environ)
+    env.setdefault("CONTAINERS_CONF", str(ROOT / ".tools" / "container" / "containers.conf"))
+    return env
+
+
+def podman(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `podman ARGS`; on failure the assertion shows its output."""
+    proc = subprocess.run(
+        ["podman", *args],
+        capture_output=True,
+        text=True,
+        env=podman_env(),
+        timeout=timeout,
+        check=False,
+    )
+    if check:
+        assert proc.returncode == 0, f"podman {' '.join(args)}: {proc.returncode}\n{proc.stderr}"
+    return proc
+
+
+@dataclass
+class Worker:
+    """One detached worker container."""
+
+    name: str
+    queue: TaskQueue
+    health_port: int
+
+    def ready(self, *, timeout: float = 60) -> None:
+        """Wait until /readyz answers 200 on the host (host network); fail if the container dies."""
+        url = f"http://127.0.0.1:{self.health_port}/readyz"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if self.state()["Status"] != "running" or time.monotonic() > deadline:
+                pytest.fail(f"{self.name} not ready ({self.state()}):\n{self.logs()}")
+            time.sleep(0.2)
+
+    def state(self) -> dict[str, Any]:
+        """`podman inspect`'s State."""
+        out = podman("inspect", "--format", "{{json .State}}", self.name).stdout
+        state: dict[str, Any] = json.loads(out)
+        return state
+
+    def logs(self) -> str:
+        """Everything the container wrote."""
+        proc = podman("logs", self.name, check=False)
+        return proc.stdout + proc.stderr
+
+    def stop(self, *, timeout: int = 30) -> int:
+        """SIGTERM (podman stop), then the exit code from `podman wait`."""
+        podman("stop", "--time", str(timeout), self.name, timeout=timeout + 30)
+        return int(podman("wait", self.name).stdout.strip())
+
+
+def start_worker(
+    stack: ExitStack, queue: TaskQueue, *, env: Mapping[str, str], extra: Sequence[str] = ()
+) -> Worker:
+    """`podman run -d` a worker as the chart would (removed at the end of `stack`)."""
+    worker = Worker(f"rtw-test-{uuid.uuid4().hex[:10]}", queue, free_port())
+    env_args = [f"--env={key}={value}" for key, value in env.items()]
+    stack.callback(podman, "rm", "--force", "--time", "0", worker.name, check=False)
+    podman(
+        "run",
+        "--detach",
+        "--name",
+        worker.name,
+        "--network=host",
+        f"--env=RTW_HEALTH_PORT={worker.health_port}",
+        *env_args,
+        *RESTRICTED,
+        *extra,
+        IMAGE,
+        "worker",
+        queue.value,
+    )
+    return worker
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    """The image, built (or confirmed up to date) by the same script CI and `make image` use."""
+    proc = subprocess.run(
+        ["bash", str(BUILD_SCRIPT)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),  # without CONTAINERS_CONF the script writes the private one
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, f"build-image.sh failed:\n{proc.stdout[-4000:]}{proc.stderr}"
+    assert podman("image", "exists", IMAGE, check=False).returncode == 0
+    return IMAGE
+
+
+@pytest.fixture
+def temporal_address(dev_server: DevServer) -> str:
+    """The dev server as seen from a host-network container."""
+    return f"127.0.0.1:{dev_server.port}"
+
+
+@pytest.fixture
+def containers() -> Iterator[ExitStack]:
+    """Every container started through this stack is removed afterwards, pass or fail."""
+    with ExitStack() as stack:
+        yield stack
+
+
+def test_image_config_matches_the_chart(image: str) -> None:
+    inspect: dict[str, Any] = json.loads(podman("image", "inspect", image).stdout)[0]
+    config = inspect["Config"]
+    assert config["User"] == f"{UID}:{UID}"
+    assert config["Entrypoint"] == ["rtw"]
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["RTW_HEALTH_PORT"] == "8080"
+    assert env["RTW_DATA_DIR"] == "/var/lib/rtw"
+    assert env["PATH"].startswith("/opt/rtw/bin:")
+    assert inspect["Healthcheck"]["Test"][0] == "CMD", "HEALTHCHECK kept (docker format)"
+    assert config["Labels"]["org.opencontainers.image.version"] == "0.1.0"
+
+
+def test_runs_as_uid_10001_not_root(image: str) -> None:
+    script = "import os; print(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())"
+    out = podman(
+        "run", "--rm", *RESTRICTED, "--entrypoint", "python3", image, "-c", script
+    ).stdout.split(maxsplit=3)
+    assert out[:3] == [str(UID)] * 3
+    assert "0" not in out[3].strip("[]").replace(",", " ").split(), f"in group root: {out[3]}"
+
+
+def test_cli_help(image: str) -> None:
+    proc = podman("run", "--rm", *RESTRICTED, image, "--help")
+    assert "worker" in proc.stdout
+    assert "order" in proc.stdout
+
+
+def test_worker_ready_read_only_and_exits_0_on_sigterm(
+    image: str, temporal_address: str, containers: ExitStack
+) -> None:
+    worker = start_worker(
+        containers, TaskQueue.PAYMENTS, env={"TEMPORAL_ADDRESS": temporal_address}
+    )
+    worker.ready()
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.health_port}/healthz") as resp:
+        assert resp.status == 200
+    # The image's own HEALTHCHECK passes (podman runs it on demand; there is no systemd timer).
+    assert podman("healthcheck", "run", worker.name, check=False).returncode == 0, worker.logs()
+    # The data dir (a tmpfs, like the chart's emptyDir) belongs to the worker and is writable;
+    # the root filesystem refuses writes.
+    owner = podman("exec", worker.name, "stat", "-c", "%u", "/var/lib/rtw").stdout.strip()
+    assert owner == str(UID)
+    podman("exec", worker.name, "touch", "/var/lib/rtw/probe")
+    denied = podman("exec", worker.name, "touch", "/opt/rtw/probe", check=False)
+    assert denied.returncode != 0
+    assert "Read-only file system" in denied.stderr
+
+    # podman stop sends SIGTERM and would SIGKILL (exit 137) after 30 s: 0 means a clean drain.
+    code = worker.stop(timeout=30)
+    logs = worker.logs()
+    assert code == 0, logs
+    assert "SIGTERM" in logs
+    records = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    assert records, f"RTW_LOG_FORMAT=json is the image default:\n{logs}"
+
+
+def test_saga_completes_across_three_worker_containers(
+    image: str, temporal_address: str, containers: ExitStack, tmp_path: Path
+) -> None:
+    prefix = f"img-{uuid.uuid4().hex[:8]}-"
+    env = {"TEMPORAL_ADDRESS": temporal_address, "RTW_QUEUE_PREFIX": prefix}
+    workers = [start_worker(containers, queue, env=env) for queue in TaskQueue]
+    for worker in workers:
+        worker.ready()
+
+    order = json.loads((ROOT / "deploy" / "examples" / "order.json").read_text(encoding="utf-8"))
+    order["order_id"] = f"o-{prefix}1"
+    order_file = tmp_path / "order.json"
+    order_file.write_text(json.dumps(order), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "services", "order", "start", "--file", str(order_file), "--wait"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
+    )
+    logs = "\n".join(f"--- {w.queue.value}\n{w.logs()}" for w in workers)
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}\n{logs}"
+    result = json.loads(proc.stdout[proc.stdout.index("{") :])
+    assert result["error"] is None, result
+    assert result["workflow_id"].endswith(order["order_id"])
+
+    codes = {w.queue.value: w.stop() for w in workers}
+    assert set(codes.values()) == {0}, f"exit codes {codes}\n{logs}"
