@@ -6,11 +6,36 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from services.contracts import OrderInput, OrderItem, OrderState, TaskQueue
-from services.orchestration.client import OrderOutcome, start_order, wait_for_order
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+
+from services.contracts import (
+    APPROVE,
+    REJECT,
+    ApprovalRequest,
+    CarrierEvent,
+    CarrierEventKind,
+    OrderInput,
+    OrderItem,
+    OrderState,
+    OrderStatus,
+    ShipmentState,
+    TaskQueue,
+)
+from services.orchestration.client import (
+    OrderOutcome,
+    decide_order,
+    order_status,
+    send_carrier_event,
+    shipment_status,
+    start_order,
+    wait_for_order,
+)
 from services.runtime.config import Settings
 from services.runtime.connection import connect
 from services.runtime.devserver import DevServer
@@ -19,7 +44,12 @@ from services.runtime.local_stack import LocalStack
 
 @contextlib.asynccontextmanager
 async def local_stack(
-    settings: Settings, *, port: int, ui_port: int | None, log_dir: Path | None
+    settings: Settings,
+    *,
+    port: int,
+    ui_port: int | None,
+    log_dir: Path | None,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[tuple[str, str | None]]:
     """Temporal (embedded unless TEMPORAL_ADDRESS is set) plus the three worker processes.
 
@@ -33,7 +63,7 @@ async def local_stack(
         print(f"starting the embedded Temporal dev server on {server.address} ...", flush=True)
         await server.start()
         address, ui_url = server.address, server.ui_url
-    stack = LocalStack(address=address, log_dir=log_dir)
+    stack = LocalStack(address=address, log_dir=log_dir, env=dict(env or {}))
     try:
         print("starting workers: " + ", ".join(q.value for q in TaskQueue), flush=True)
         await stack.start()
@@ -63,31 +93,124 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int) -> int:
         if url := _workflows_url(ui, settings.temporal.namespace):
             print(f"Temporal Web UI: {url}")
         print("Try:  rtw order start --file deploy/examples/order.json --wait")
+        print("      rtw order approve ORDER_ID --reviewer you   (orders >= 100000 cents)")
+        print("      rtw subscription start --id s-1 --customer c-1 --plan basic")
+        print("      rtw schedules apply && rtw schedules list")
+        print("The simulated carrier delivers on its own; to drive shipments yourself, run with")
+        print("RTW_SIMULATED_CARRIER_AUTO_DELIVER=false and: rtw shipment event ORDER_ID delivered")
         print("Press Ctrl+C to stop.\n", flush=True)
         await stop.wait()
     return 0
 
 
-def demo_orders(run_id: str) -> list[tuple[str, OrderInput, OrderState]]:
-    """Three orders that show the saga's paths, with the state each should end in."""
+#: The demo plays the carrier itself (to show the signals), so its workers do not.
+DEMO_WORKER_ENV = {"RTW_SIMULATED_CARRIER_AUTO_DELIVER": "false"}
 
-    def order(suffix: str, method: str, sku: str) -> OrderInput:
+Driver = Callable[[Client, OrderInput], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """One demo order, what the demo does to it while it runs, and where it should end."""
+
+    title: str
+    order: OrderInput
+    expected: OrderState
+    drive: Driver | None = None
+
+
+async def _until(probe: Callable[[], Awaitable[Any]], *, timeout: float = 15.0) -> Any:
+    """Poll `probe` until it returns something truthy (it may raise while not ready)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            with contextlib.suppress(RPCError):
+                if found := await probe():
+                    return found
+            await asyncio.sleep(0.05)
+
+
+async def _in_state(client: Client, order_id: str, state: OrderState) -> OrderStatus:
+    async def probe() -> OrderStatus | None:
+        status = await order_status(client, order_id)
+        return status if status.state is state else None
+
+    result: OrderStatus = await _until(probe)
+    return result
+
+
+async def deliver(client: Client, order: OrderInput) -> None:
+    """Play the carrier: picked up, in transit (sent twice), delivered."""
+    await _in_state(client, order.order_id, OrderState.SHIPPING)
+
+    async def booked() -> bool:
+        shipment = await shipment_status(client, order.order_id)
+        return shipment.state is ShipmentState.AWAITING_PICKUP
+
+    await _until(booked)
+    for n, kind in enumerate(
+        (CarrierEventKind.PICKED_UP, CarrierEventKind.IN_TRANSIT, CarrierEventKind.DELIVERED)
+    ):
+        event = CarrierEvent(event_id=f"demo-{n}", event=kind)
+        await send_carrier_event(client, order.order_id, event)
+        if kind is CarrierEventKind.IN_TRANSIT:  # carriers retry webhooks: a duplicate
+            await send_carrier_event(client, order.order_id, event)
+
+
+def decide(decision: str, reviewer: str, reason: str, then: Driver | None = None) -> Driver:
+    """Wait for the approval step, send the `approve`/`reject` update, then `then`."""
+
+    async def drive(client: Client, order: OrderInput) -> None:
+        await _in_state(client, order.order_id, OrderState.AWAITING_APPROVAL)
+        await decide_order(
+            client, order.order_id, decision, ApprovalRequest(reviewer=reviewer, reason=reason)
+        )
+        if then is not None:
+            await then(client, order)
+
+    return drive
+
+
+def demo_orders(run_id: str) -> list[DemoCase]:
+    """Demo orders that show the saga's paths, with the state each should end in."""
+
+    def order(suffix: str, method: str, sku: str, *, quantity: int = 2) -> OrderInput:
         return OrderInput(
             order_id=f"demo-{run_id}-{suffix}",
             customer_id="c-demo",
             currency="USD",
             payment_method=method,
-            items=[OrderItem(sku=sku, quantity=2, unit_price_cents=1500)],
+            items=[OrderItem(sku=sku, quantity=quantity, unit_price_cents=1500)],
         )
 
     return [
-        ("completes", order("ok", "pm_card_visa", "sku-1"), OrderState.COMPLETED),
-        (
+        DemoCase(
+            "completes, shipment delivered",
+            order("ok", "pm_card_visa", "sku-1"),
+            OrderState.COMPLETED,
+            deliver,
+        ),
+        DemoCase(
             "card declined",
             order("declined", "pm_card_chargeDeclined", "sku-1"),
             OrderState.COMPENSATED,
         ),
-        ("out of stock", order("oos", "pm_card_visa", "sku-discontinued"), OrderState.COMPENSATED),
+        DemoCase(
+            "out of stock",
+            order("oos", "pm_card_visa", "sku-discontinued"),
+            OrderState.COMPENSATED,
+        ),
+        DemoCase(
+            "large order, approved, delivered",
+            order("approved", "pm_card_visa", "sku-2", quantity=80),
+            OrderState.COMPLETED,
+            decide(APPROVE, "demo-reviewer", "known customer", then=deliver),
+        ),
+        DemoCase(
+            "large order, rejected",
+            order("rejected", "pm_card_visa", "sku-2", quantity=90),
+            OrderState.REJECTED,
+            decide(REJECT, "demo-reviewer", "unusual volume"),
+        ),
     ]
 
 
@@ -105,9 +228,27 @@ def describe(outcome: OrderOutcome) -> str:
         f"  payment:       authorized {p.authorized_cents}, captured {p.captured_cents}, "
         f"refunded {p.refunded_cents}, voided {p.voided_cents} ({s.currency} cents)",
     ]
+    if s.approval is not None and s.approval.decision is not None:
+        lines.append(
+            f"  approval:      {s.approval.decision.value} by {s.approval.reviewer or '-'}"
+            f" ({s.approval.reason or 'no reason'})"
+        )
+    if s.shipment is not None:
+        lines.append(
+            f"  shipment:      {s.shipment.workflow_id} {s.shipment.state}"
+            f" ({s.shipment.tracking_number or 'no tracking'})"
+        )
     if s.failure:
         lines.append(f"  reason:        {s.failure.type}: {s.failure.message}")
     return "\n".join(lines)
+
+
+async def _run_case(
+    client: Client, case: DemoCase, handle: WorkflowHandle[Any, Any]
+) -> OrderOutcome:
+    if case.drive is not None:
+        await case.drive(client, case.order)
+    return await wait_for_order(handle)
 
 
 async def run_demo(settings: Settings, *, port: int, ui_port: int) -> int:
@@ -115,23 +256,32 @@ async def run_demo(settings: Settings, *, port: int, ui_port: int) -> int:
     run_id = time.strftime("%Y%m%d-%H%M%S")
     ok = True
     async with local_stack(
-        settings, port=port, ui_port=ui_port, log_dir=settings.data_dir / "logs"
+        settings,
+        port=port,
+        ui_port=ui_port,
+        log_dir=settings.data_dir / "logs",
+        env=DEMO_WORKER_ENV,
     ) as (addr, ui):
         client = await connect(settings.temporal.model_copy(update={"address": addr}))
         queue = settings.queue_name(TaskQueue.ORCHESTRATION)
         cases = demo_orders(run_id)
-        started = [await start_order(client, o, task_queue=queue) for _, o, _ in cases]
-        outcomes = await asyncio.gather(*(wait_for_order(s.handle) for s in started))
+        started = [await start_order(client, c.order, task_queue=queue) for c in cases]
+        outcomes = await asyncio.gather(
+            *(_run_case(client, c, s.handle) for c, s in zip(cases, started, strict=True))
+        )
         print()
-        for (title, order, expected), outcome in zip(cases, outcomes, strict=True):
+        for case, outcome in zip(cases, outcomes, strict=True):
             got = outcome.status.state if outcome.status else None
-            mark = "ok" if got is expected else f"UNEXPECTED (wanted {expected.value})"
-            print(f"order {order.order_id} ({title}) -> {got.value if got else 'failed'} {mark}")
+            mark = "ok" if got is case.expected else f"UNEXPECTED (wanted {case.expected.value})"
+            print(
+                f"order {case.order.order_id} ({case.title}) -> "
+                f"{got.value if got else 'failed'} {mark}"
+            )
             print(describe(outcome))
-            ok = ok and got is expected
+            ok = ok and got is case.expected
         print()
         if url := _workflows_url(ui, settings.temporal.namespace):
             print(f"Temporal Web UI: {url}  (run `rtw dev` to browse these workflows)")
-        print(f"Ledger:  rtw payments ledger --order-id {cases[0][1].order_id}")
+        print(f"Ledger:  rtw payments ledger --order-id {cases[0].order.order_id}")
         print(f"Outbox:  {settings.outbox_path}\n", flush=True)
     return 0 if ok else 1

@@ -14,6 +14,14 @@ class NotificationKind(StrEnum):
 
     ORDER_CONFIRMED = "order_confirmed"
     ORDER_FAILED = "order_failed"
+    SHIPMENT_ESCALATION = "shipment_escalation"
+    SUBSCRIPTION_PAYMENT_FAILED = "subscription_payment_failed"
+    SUBSCRIPTION_SUSPENDED = "subscription_suspended"
+    RECONCILIATION_ALERT = "reconciliation_alert"
+
+
+#: Recipient id of notices meant for the operations team, not a customer.
+OPS_RECIPIENT = "ops"
 
 
 class NotificationRequest(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -9,6 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 ORDER_SAGA_WORKFLOW = "OrderSaga"
 STATUS_QUERY = "status"
+
+#: Update names (and signals of the same names, for fire-and-forget clients).
+APPROVE = "approve"
+REJECT = "reject"
+
+#: Orchestration-local (local) activity giving a saga the deployment's order policy.
+ORDER_POLICY = "orchestration.order_policy"
+
+#: Error types of the approval step.
+APPROVAL_REFUSED = "ApprovalRefused"
+ORDER_REJECTED = "OrderRejected"
+APPROVAL_EXPIRED = "ApprovalExpired"
 
 #: ISO 4217 codes this template accepts. Amounts are always integer minor units.
 SUPPORTED_CURRENCIES = frozenset(
@@ -66,13 +79,79 @@ class OrderState(StrEnum):
     RECEIVED = "received"
     AUTHORIZING = "authorizing"
     RESERVING = "reserving"
+    AWAITING_APPROVAL = "awaiting_approval"
     CAPTURING = "capturing"
     CONFIRMING = "confirming"
+    SHIPPING = "shipping"
     COMPENSATING = "compensating"
     COMPLETED = "completed"
     COMPENSATED = "compensated"
+    REJECTED = "rejected"
     CANCELLED = "cancelled"
     FAILED = "failed"
+
+
+class OrderPolicy(BaseModel):
+    """Deployment policy a saga reads once at start (through a local activity, so that it
+    is recorded in the history and replays deterministically)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approval_threshold_cents: int = Field(default=100_000, ge=0)
+    approval_timeout_seconds: int = Field(default=24 * 3600, gt=0)
+    shipment_pickup_sla_seconds: int = Field(default=48 * 3600, gt=0)
+    shipment_delivery_sla_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+
+
+class OrderPolicyRequest(BaseModel):
+    """Input of the policy look-up (the order it is for, for logs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+
+
+class ApprovalRequest(BaseModel):
+    """Payload of the `approve` and `reject` updates and signals."""
+
+    reviewer: str = ""
+    reason: str = ""
+
+
+class ApprovalDecision(StrEnum):
+    """How the approval step ended."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class ApprovalInfo(BaseModel):
+    """The approval step of a large order, as `status` shows it."""
+
+    threshold_cents: int
+    deadline: datetime | None = None
+    decision: ApprovalDecision | None = None
+    reviewer: str | None = None
+    reason: str | None = None
+    decided_at: datetime | None = None
+
+
+class ApprovalResult(BaseModel):
+    """Answer of the `approve` / `reject` updates."""
+
+    order_id: str
+    decision: ApprovalDecision
+    reviewer: str
+    reason: str = ""
+
+
+class ShipmentSummary(BaseModel):
+    """The order's shipment (child workflow `Shipment`), as `status` shows it."""
+
+    workflow_id: str
+    state: str
+    tracking_number: str | None = None
 
 
 class PaymentSummary(BaseModel):
@@ -105,3 +184,5 @@ class OrderStatus(BaseModel):
     payment: PaymentSummary = Field(default_factory=PaymentSummary)
     failure: FailureInfo | None = None
     warnings: list[str] = Field(default_factory=list)
+    approval: ApprovalInfo | None = None
+    shipment: ShipmentSummary | None = None

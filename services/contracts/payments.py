@@ -61,3 +61,42 @@ class PaymentResult(BaseModel):
     currency: str
     provider_ref: str | None = None
     applied: bool = True
+
+
+CHARGE_PAYMENT = "payments.charge"
+LEDGER_SUMMARY = "payments.ledger_summary"
+
+
+class ChargePaymentRequest(_Request):
+    """Authorize and capture in one go (a subscription cycle); `order_id` is the payer's
+    business id, e.g. the subscription's workflow id."""
+
+    customer_id: str
+    payment_method: str
+    amount_cents: int = Field(gt=0)
+    currency: str
+
+
+class LedgerSummaryRequest(BaseModel):
+    """Read-only: money per order id for entries created at or after `since` (ISO 8601)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    since: str | None = None
+
+
+class OrderMoney(BaseModel):
+    """Ledger totals of one order id, in minor units."""
+
+    order_id: str
+    currency: str
+    capture_keys: list[str] = Field(default_factory=list)
+    captured_cents: int = 0
+    refunded_cents: int = 0
+    first_capture_at: str | None = None
+
+
+class LedgerSummary(BaseModel):
+    """Answer of `payments.ledger_summary`: only orders with a capture."""
+
+    orders: list[OrderMoney] = Field(default_factory=list)

@@ -1,4 +1,5 @@
-"""Client-side API of the order saga: start (once per order), wait, query."""
+"""Client-side API of the workflows: orders (start once, wait, query, approve/reject),
+shipments (carrier events), subscriptions."""
 
 from __future__ import annotations
 
@@ -15,13 +16,25 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError
 
 from services.contracts import (
+    APPROVE,
+    CARRIER_EVENT,
     ORDER_SAGA_WORKFLOW,
+    REJECT,
     STATUS_QUERY,
+    SUBSCRIPTION_WORKFLOW,
+    ApprovalRequest,
+    ApprovalResult,
+    CarrierEvent,
     FailureInfo,
     OrderInput,
     OrderState,
     OrderStatus,
+    ShipmentStatus,
+    SubscriptionInput,
+    SubscriptionStatus,
     order_workflow_id,
+    shipment_workflow_id,
+    subscription_workflow_id,
 )
 
 
@@ -106,3 +119,57 @@ async def wait_for_order(handle: WorkflowHandle[object, OrderStatus]) -> OrderOu
         else:
             error = FailureInfo(type=type(cause).__name__, message=str(cause))
         return OrderOutcome(handle.id, status, error)
+
+
+async def decide_order(
+    client: Client, order_id: str, decision: str, request: ApprovalRequest
+) -> ApprovalResult:
+    """Send the `approve` or `reject` update; raises `WorkflowUpdateFailedError` when the
+    saga's validator refuses it (no reviewer, already decided or expired, no approval)."""
+    if decision not in (APPROVE, REJECT):
+        raise ValueError(f"decision must be {APPROVE!r} or {REJECT!r}")
+    result: ApprovalResult = await order_handle(client, order_id).execute_update(
+        decision, request, result_type=ApprovalResult
+    )
+    return result
+
+
+async def send_carrier_event(client: Client, order_id: str, event: CarrierEvent) -> None:
+    """Signal a carrier event to the order's shipment (applied once per event id)."""
+    await client.get_workflow_handle(shipment_workflow_id(order_id)).signal(CARRIER_EVENT, event)
+
+
+async def shipment_status(client: Client, order_id: str) -> ShipmentStatus:
+    """The shipment's `status` query."""
+    status: ShipmentStatus = await client.get_workflow_handle(shipment_workflow_id(order_id)).query(
+        STATUS_QUERY, result_type=ShipmentStatus
+    )
+    return status
+
+
+def subscription_handle(
+    client: Client, subscription_id: str
+) -> WorkflowHandle[object, SubscriptionStatus]:
+    """Handle of a subscription (follows continue-as-new: no run id)."""
+    return client.get_workflow_handle(
+        subscription_workflow_id(subscription_id), result_type=SubscriptionStatus
+    )
+
+
+async def start_subscription(
+    client: Client, subscription: SubscriptionInput, *, task_queue: str
+) -> tuple[WorkflowHandle[object, SubscriptionStatus], bool]:
+    """Start a subscription once per id; returns its handle and whether this call started it."""
+    try:
+        handle: WorkflowHandle[object, SubscriptionStatus] = await client.start_workflow(
+            SUBSCRIPTION_WORKFLOW,
+            subscription,
+            id=subscription_workflow_id(subscription.subscription_id),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            result_type=SubscriptionStatus,
+        )
+    except WorkflowAlreadyStartedError:
+        return subscription_handle(client, subscription.subscription_id), False
+    return handle, True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 Compensation = Callable[[], Awaitable[object]]
@@ -19,9 +19,14 @@ class Compensations:
         if the step never took effect)."""
         self._stack.append((name, undo))
 
-    async def unwind(self, on_done: Callable[[str], None]) -> None:
-        """Run every registered compensation in reverse; `on_done(name)` after each."""
+    async def unwind(self, on_done: Callable[[str], None], *, skip: Collection[str] = ()) -> None:
+        """Run every registered compensation in reverse; `on_done(name)` after each.
+
+        Names in `skip` are dropped without running (e.g. stock that physically left).
+        """
         while self._stack:
             name, undo = self._stack.pop()
+            if name in skip:
+                continue
             await undo()
             on_done(name)

@@ -1,4 +1,5 @@
-"""OrderSaga: authorize → reserve → capture → confirm, compensated in reverse on failure."""
+"""OrderSaga: authorize → reserve → [approval] → capture → confirm → ship, compensated in
+reverse on failure."""
 
 from __future__ import annotations
 
@@ -8,24 +9,40 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from services.contracts import (
+        APPROVAL_EXPIRED,
+        APPROVAL_REFUSED,
+        APPROVE,
         AUTHORIZE_PAYMENT,
         CAPTURE_PAYMENT,
         INVALID_ORDER,
+        ORDER_POLICY,
+        ORDER_REJECTED,
         ORDER_SAGA_WORKFLOW,
         OUT_OF_STOCK,
         PAYMENT_DECLINED,
         REFUND_PAYMENT,
+        REJECT,
         RELEASE_INVENTORY,
         RESERVE_INVENTORY,
         SEND_NOTIFICATION,
+        SHIPMENT_WORKFLOW,
         STATUS_QUERY,
         VOID_AUTHORIZATION,
+        ApprovalDecision,
+        ApprovalInfo,
+        ApprovalRequest,
+        ApprovalResult,
         AuthorizePaymentRequest,
         CapturePaymentRequest,
         FailureInfo,
@@ -34,16 +51,23 @@ with workflow.unsafe.imports_passed_through():
         NotificationReceipt,
         NotificationRequest,
         OrderInput,
+        OrderPolicy,
+        OrderPolicyRequest,
         OrderState,
         OrderStatus,
         PaymentResult,
         RefundPaymentRequest,
         ReleaseInventoryRequest,
         ReserveInventoryRequest,
+        ShipmentInput,
+        ShipmentState,
+        ShipmentStatus,
+        ShipmentSummary,
         TaskQueue,
         VoidAuthorizationRequest,
         queue_name,
         queue_prefix_of,
+        shipment_workflow_id,
     )
     from services.orchestration.compensations import Compensations
 
@@ -52,6 +76,26 @@ BUSINESS_FAILURES = frozenset({PAYMENT_DECLINED, OUT_OF_STOCK})
 
 #: Error type the saga fails with after compensating an unexpected failure.
 ORDER_FAILED = "OrderFailed"
+
+#: Failure type of an order whose parcel the carrier lost (refunded, stock not returned).
+SHIPMENT_LOST = "ShipmentLost"
+
+#: Decisions that end an order as `rejected`.
+REJECTIONS = frozenset({ORDER_REJECTED, APPROVAL_EXPIRED})
+
+#: States in which no approval decision can be taken any more.
+FINISHED = frozenset(
+    {
+        OrderState.COMPENSATING,
+        OrderState.COMPLETED,
+        OrderState.COMPENSATED,
+        OrderState.REJECTED,
+        OrderState.CANCELLED,
+        OrderState.FAILED,
+    }
+)
+
+POLICY_TIMEOUT = timedelta(seconds=10)
 
 STEP_TIMEOUT = timedelta(seconds=30)
 #: Forward steps: bounded retries for transient failures.
@@ -89,12 +133,19 @@ def parse_order(raw: Any) -> OrderInput:
 @workflow.defn(name=ORDER_SAGA_WORKFLOW)
 class OrderSaga:
     """One order, end to end. Input is raw JSON, validated first so that a junk payload
-    fails this workflow with `InvalidOrder` instead of wedging a workflow task."""
+    fails this workflow with `InvalidOrder` instead of wedging a workflow task.
+
+    Orders at or above the policy's approval threshold wait, after authorization and
+    reservation, for the `approve` / `reject` update (or signal) until a workflow timer
+    auto-rejects them. After capture the `Shipment` child runs until the carrier reports
+    delivered (completed) or lost (refund and notice).
+    """
 
     def __init__(self) -> None:
         self._status: OrderStatus | None = None
         self._compensations = Compensations()
         self._current_step: str | None = None
+        self._policy_known = False
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> OrderStatus:
@@ -103,9 +154,85 @@ class OrderSaga:
             raise ApplicationError("order not validated yet", type="NotReady")
         return self._status
 
+    # -- human in the loop: updates (validated) and signals of the same names ----------
+
+    @workflow.update(name=APPROVE)
+    async def approve(self, request: ApprovalRequest) -> ApprovalResult:
+        """Approve a large order; the saga goes on to capture."""
+        return self._decide(ApprovalDecision.APPROVED, request)
+
+    @approve.validator
+    def _validate_approve(self, request: ApprovalRequest) -> None:
+        self._check_decidable(request)
+
+    @workflow.update(name=REJECT)
+    async def reject(self, request: ApprovalRequest) -> ApprovalResult:
+        """Reject a large order; the saga compensates and ends `rejected`."""
+        return self._decide(ApprovalDecision.REJECTED, request)
+
+    @reject.validator
+    def _validate_reject(self, request: ApprovalRequest) -> None:
+        self._check_decidable(request)
+
+    @workflow.signal(name=APPROVE)
+    def approve_signal(self, request: ApprovalRequest) -> None:
+        """Fire-and-forget `approve`; ignored (with a warning in `status`) when invalid."""
+        self._decide_from_signal(ApprovalDecision.APPROVED, request)
+
+    @workflow.signal(name=REJECT)
+    def reject_signal(self, request: ApprovalRequest) -> None:
+        """Fire-and-forget `reject`; ignored (with a warning in `status`) when invalid."""
+        self._decide_from_signal(ApprovalDecision.REJECTED, request)
+
+    def _check_decidable(self, request: ApprovalRequest) -> None:
+        """Raise `ApprovalRefused` unless a decision can be taken now (no side effects)."""
+
+        def refuse(message: str) -> ApplicationError:
+            return ApplicationError(message, type=APPROVAL_REFUSED, non_retryable=True)
+
+        if not request.reviewer.strip():
+            raise refuse("a reviewer is required")
+        if self._status is None or not self._policy_known:
+            raise refuse("the order is not ready for a decision yet; retry shortly")
+        approval = self._status.approval
+        if approval is None:
+            raise refuse(f"order {self._status.order_id} does not need approval")
+        if approval.decision is not None:
+            raise refuse(f"order {self._status.order_id} is already {approval.decision.value}")
+        if self._status.state in FINISHED:
+            raise refuse(f"order {self._status.order_id} is {self._status.state.value}")
+
+    def _decide(self, decision: ApprovalDecision, request: ApprovalRequest) -> ApprovalResult:
+        assert self._status is not None
+        assert self._status.approval is not None
+        approval = self._status.approval
+        approval.decision = decision
+        approval.reviewer = request.reviewer.strip()
+        approval.reason = request.reason
+        approval.decided_at = workflow.now()
+        workflow.logger.info(
+            "order %s %s by %s", self._status.order_id, decision.value, approval.reviewer
+        )
+        return ApprovalResult(
+            order_id=self._status.order_id,
+            decision=decision,
+            reviewer=approval.reviewer,
+            reason=request.reason,
+        )
+
+    def _decide_from_signal(self, decision: ApprovalDecision, request: ApprovalRequest) -> None:
+        try:
+            self._check_decidable(request)
+        except ApplicationError as refused:
+            workflow.logger.warning("%s signal ignored: %s", decision.value, refused.message)
+            if self._status is not None:
+                self._status.warnings.append(f"{decision.value} signal ignored: {refused.message}")
+            return
+        self._decide(decision, request)
+
     @workflow.run
     async def run(self, order: Any) -> OrderStatus:
-        """Run the saga; returns the final status (completed or compensated)."""
+        """Run the saga; returns the final status (completed, compensated or rejected)."""
         parsed = parse_order(order)
         info = workflow.info()
         self._status = OrderStatus(
@@ -124,7 +251,21 @@ class OrderSaga:
         except asyncio.CancelledError:
             await self._cancelled(parsed)
             raise
-        except ActivityError as err:
+        except ApplicationError as err:
+            if err.type == SHIPMENT_LOST:
+                # The parcel left the warehouse: refund the customer, keep the stock written off.
+                failure = FailureInfo(type=SHIPMENT_LOST, message=err.message, step="ship_order")
+                await self._compensate(
+                    parsed, failure, skip=("release_inventory", "void_authorization")
+                )
+                self._status.state = OrderState.COMPENSATED
+            elif err.type in REJECTIONS:
+                failure = FailureInfo(type=err.type, message=err.message, step="approval")
+                await self._compensate(parsed, failure)
+                self._status.state = OrderState.REJECTED
+            else:
+                raise
+        except (ActivityError, ChildWorkflowError) as err:
             if isinstance(err.cause, CancelledError):  # the workflow's cancel reached a step
                 await self._cancelled(parsed)
                 raise asyncio.CancelledError("order cancelled") from err
@@ -132,16 +273,99 @@ class OrderSaga:
             await self._compensate(parsed, failure)
             if failure.type in BUSINESS_FAILURES:
                 self._status.state = OrderState.COMPENSATED
-                return self._status
-            self._status.state = OrderState.FAILED
-            raise ApplicationError(
-                f"order {parsed.order_id} failed at {failure.step}: {failure.message}",
-                self._status,
-                type=ORDER_FAILED,
-                non_retryable=True,
-            ) from err
-        self._status.state = OrderState.COMPLETED
+            else:
+                self._status.state = OrderState.FAILED
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                raise ApplicationError(
+                    f"order {parsed.order_id} failed at {failure.step}: {failure.message}",
+                    self._status,
+                    type=ORDER_FAILED,
+                    non_retryable=True,
+                ) from err
+        else:
+            self._status.state = OrderState.COMPLETED
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
+
+    async def _load_policy(self, order: OrderInput) -> OrderPolicy:
+        """Read the deployment's policy once; recorded in history, so replay is stable."""
+        assert self._status is not None
+        policy: OrderPolicy = await workflow.execute_local_activity(
+            ORDER_POLICY,
+            OrderPolicyRequest(order_id=order.order_id),
+            result_type=OrderPolicy,
+            start_to_close_timeout=POLICY_TIMEOUT,
+        )
+        if order.total_cents >= policy.approval_threshold_cents:
+            self._status.approval = ApprovalInfo(threshold_cents=policy.approval_threshold_cents)
+        self._policy_known = True
+        return policy
+
+    async def _await_approval(self, policy: OrderPolicy) -> None:
+        """Wait for `approve`/`reject` until the deadline; no decision in time rejects."""
+        assert self._status is not None
+        assert self._status.approval is not None
+        approval = self._status.approval
+        self._status.state = OrderState.AWAITING_APPROVAL
+        self._current_step = "approval"
+        timeout = timedelta(seconds=policy.approval_timeout_seconds)
+        approval.deadline = workflow.now() + timeout
+        try:
+            await workflow.wait_condition(
+                lambda: approval.decision is not None,
+                timeout=timeout,
+                timeout_summary="approval-deadline",
+            )
+        except TimeoutError:
+            approval.decision = ApprovalDecision.EXPIRED
+            approval.decided_at = workflow.now()
+            approval.reason = "no decision before the deadline"
+        if approval.decision is ApprovalDecision.APPROVED:
+            self._status.steps_done.append("approval")
+            return
+        if approval.decision is ApprovalDecision.EXPIRED:
+            raise ApplicationError(
+                f"no decision by {approval.deadline.isoformat()}",
+                type=APPROVAL_EXPIRED,
+                non_retryable=True,
+            )
+        raise ApplicationError(
+            f"rejected by {approval.reviewer}: {approval.reason or 'no reason given'}",
+            type=ORDER_REJECTED,
+            non_retryable=True,
+        )
+
+    async def _ship(self, order: OrderInput, policy: OrderPolicy) -> None:
+        """Run the `Shipment` child until the carrier reports delivered or lost."""
+        assert self._status is not None
+        self._status.state = OrderState.SHIPPING
+        self._current_step = "ship_order"
+        workflow_id = shipment_workflow_id(order.order_id)
+        self._status.shipment = ShipmentSummary(workflow_id=workflow_id, state="started")
+        result: ShipmentStatus = await workflow.execute_child_workflow(
+            SHIPMENT_WORKFLOW,
+            ShipmentInput(
+                order_id=order.order_id,
+                customer_id=order.customer_id,
+                pickup_sla_seconds=policy.shipment_pickup_sla_seconds,
+                delivery_sla_seconds=policy.shipment_delivery_sla_seconds,
+            ),
+            id=workflow_id,
+            task_queue=workflow.info().task_queue,
+            result_type=ShipmentStatus,
+        )
+        self._status.shipment = ShipmentSummary(
+            workflow_id=workflow_id,
+            state=result.state.value,
+            tracking_number=result.tracking_number,
+        )
+        if result.state is ShipmentState.LOST:
+            raise ApplicationError(
+                f"carrier lost the parcel {result.tracking_number}",
+                type=SHIPMENT_LOST,
+                non_retryable=True,
+            )
+        self._status.steps_done.append("ship_order")
 
     async def _cancelled(self, order: OrderInput) -> None:
         """Cancellation is a reason to compensate like any other."""
@@ -158,6 +382,7 @@ class OrderSaga:
         assert self._status is not None
         status = self._status
         auth_key, capture_key = self._key("authorize"), self._key("capture")
+        policy = await self._load_policy(order)
 
         status.state = OrderState.AUTHORIZING
         self._compensations.register(
@@ -210,6 +435,9 @@ class OrderSaga:
             ),
         )
 
+        if status.approval is not None:
+            await self._await_approval(policy)
+
         status.state = OrderState.CAPTURING
         self._compensations.register(
             "refund_payment",
@@ -244,6 +472,8 @@ class OrderSaga:
             # refund the order. Record it for follow-up instead.
             workflow.logger.warning("confirmation for %s not sent: %s", order.order_id, err)
             status.warnings.append(f"confirmation not sent: {err.cause or err}")
+
+        await self._ship(order, policy)
 
     async def _step(self, name: str, action: Any) -> Any:
         """Await one forward step, remembering which step a failure belongs to."""
@@ -303,19 +533,21 @@ class OrderSaga:
             retry_policy=retry,
         )
 
-    async def _compensate(self, order: OrderInput, failure: FailureInfo) -> None:
-        """Unwind every registered compensation, then tell the customer."""
+    async def _compensate(
+        self, order: OrderInput, failure: FailureInfo, *, skip: tuple[str, ...] = ()
+    ) -> None:
+        """Unwind every registered compensation (but `skip`), then tell the customer."""
         assert self._status is not None
         self._status.failure = failure
         self._status.state = OrderState.COMPENSATING
         workflow.logger.info(
             "order %s compensating after %s: %s", order.order_id, failure.type, failure.message
         )
-        await self._compensations.unwind(self._status.compensations_run.append)
+        await self._compensations.unwind(self._status.compensations_run.append, skip=skip)
         await self._notify(order, NotificationKind.ORDER_FAILED, COMPENSATION_RETRY)
         self._status.compensations_run.append("notify_failure")
 
-    def _failure_of(self, err: ActivityError) -> FailureInfo:
+    def _failure_of(self, err: ActivityError | ChildWorkflowError) -> FailureInfo:
         step = self._current_step
         cause = err.cause
         if isinstance(cause, ApplicationError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -11,11 +12,17 @@ from services.contracts import (
     AUTHORIZATION_MISSING,
     AUTHORIZE_PAYMENT,
     CAPTURE_PAYMENT,
+    CHARGE_PAYMENT,
+    LEDGER_SUMMARY,
     PAYMENT_DECLINED,
     REFUND_PAYMENT,
     VOID_AUTHORIZATION,
     AuthorizePaymentRequest,
     CapturePaymentRequest,
+    ChargePaymentRequest,
+    LedgerSummary,
+    LedgerSummaryRequest,
+    OrderMoney,
     PaymentResult,
     RefundPaymentRequest,
     VoidAuthorizationRequest,
@@ -42,6 +49,16 @@ def _noop(key: str, kind: EntryKind, currency: str = "") -> PaymentResult:
     )
 
 
+class _Keyed(Protocol):
+    """Any payment request: an idempotency key and the order it belongs to."""
+
+    @property
+    def idempotency_key(self) -> str: ...
+
+    @property
+    def order_id(self) -> str: ...
+
+
 class PaymentActivities:
     """Money movements, exactly once per idempotency key under retries and crashes.
 
@@ -53,6 +70,22 @@ class PaymentActivities:
     def __init__(self, *, ledger: Ledger, provider: PaymentProvider) -> None:
         self._ledger = ledger
         self._provider = provider
+
+    async def _record(
+        self, request: _Keyed, kind: EntryKind, amount_cents: int, currency: str, ref: str
+    ) -> LedgerEntry:
+        """Record a movement under the request's idempotency key (first write wins)."""
+        return await self._ledger.record(
+            LedgerEntry(
+                key=request.idempotency_key,
+                order_id=request.order_id,
+                kind=kind,
+                amount_cents=amount_cents,
+                currency=currency,
+                provider_ref=ref,
+                created_at=now_iso(),
+            )
+        )
 
     @activity.defn(name=AUTHORIZE_PAYMENT)
     async def authorize(self, request: AuthorizePaymentRequest) -> PaymentResult:
@@ -68,16 +101,12 @@ class PaymentActivities:
             )
         except PaymentDeclinedError as exc:
             raise ApplicationError(str(exc), type=PAYMENT_DECLINED, non_retryable=True) from exc
-        entry = await self._ledger.record(
-            LedgerEntry(
-                key=request.idempotency_key,
-                order_id=request.order_id,
-                kind=EntryKind.AUTHORIZATION,
-                amount_cents=request.amount_cents,
-                currency=request.currency,
-                provider_ref=charge.reference,
-                created_at=now_iso(),
-            )
+        entry = await self._record(
+            request,
+            EntryKind.AUTHORIZATION,
+            request.amount_cents,
+            request.currency,
+            charge.reference,
         )
         logger.info(
             "authorized %s %s for order %s", entry.amount_cents, entry.currency, entry.order_id
@@ -99,16 +128,8 @@ class PaymentActivities:
         charge = await self._provider.capture(
             idempotency_key=request.idempotency_key, authorization_ref=auth.provider_ref
         )
-        entry = await self._ledger.record(
-            LedgerEntry(
-                key=request.idempotency_key,
-                order_id=request.order_id,
-                kind=EntryKind.CAPTURE,
-                amount_cents=auth.amount_cents,
-                currency=auth.currency,
-                provider_ref=charge.reference,
-                created_at=now_iso(),
-            )
+        entry = await self._record(
+            request, EntryKind.CAPTURE, auth.amount_cents, auth.currency, charge.reference
         )
         return _result(entry)
 
@@ -126,16 +147,8 @@ class PaymentActivities:
         charge = await self._provider.void(
             idempotency_key=request.idempotency_key, authorization_ref=auth.provider_ref
         )
-        entry = await self._ledger.record(
-            LedgerEntry(
-                key=request.idempotency_key,
-                order_id=request.order_id,
-                kind=EntryKind.VOID,
-                amount_cents=auth.amount_cents,
-                currency=auth.currency,
-                provider_ref=charge.reference,
-                created_at=now_iso(),
-            )
+        entry = await self._record(
+            request, EntryKind.VOID, auth.amount_cents, auth.currency, charge.reference
         )
         return _result(entry)
 
@@ -150,15 +163,52 @@ class PaymentActivities:
         charge = await self._provider.refund(
             idempotency_key=request.idempotency_key, capture_ref=capture.provider_ref
         )
-        entry = await self._ledger.record(
-            LedgerEntry(
-                key=request.idempotency_key,
-                order_id=request.order_id,
-                kind=EntryKind.REFUND,
-                amount_cents=capture.amount_cents,
-                currency=capture.currency,
-                provider_ref=charge.reference,
-                created_at=now_iso(),
-            )
+        entry = await self._record(
+            request, EntryKind.REFUND, capture.amount_cents, capture.currency, charge.reference
         )
         return _result(entry)
+
+    @activity.defn(name=CHARGE_PAYMENT)
+    async def charge(self, request: ChargePaymentRequest) -> PaymentResult:
+        """Authorize and capture in one go (a subscription cycle), once per key.
+
+        Recorded as one capture entry under the request's key; a decline is a business
+        failure and records nothing, so a later attempt (with its own key) can succeed.
+        """
+        if done := await self._ledger.get(request.idempotency_key):
+            return _result(done)
+        try:
+            auth = await self._provider.authorize(
+                idempotency_key=f"{request.idempotency_key}:auth",
+                payment_method=request.payment_method,
+                amount_cents=request.amount_cents,
+                currency=request.currency,
+            )
+        except PaymentDeclinedError as exc:
+            raise ApplicationError(str(exc), type=PAYMENT_DECLINED, non_retryable=True) from exc
+        charge = await self._provider.capture(
+            idempotency_key=request.idempotency_key, authorization_ref=auth.reference
+        )
+        entry = await self._record(
+            request, EntryKind.CAPTURE, request.amount_cents, request.currency, charge.reference
+        )
+        logger.info("charged %s %s for %s", entry.amount_cents, entry.currency, entry.order_id)
+        return _result(entry)
+
+    @activity.defn(name=LEDGER_SUMMARY)
+    async def ledger_summary(self, request: LedgerSummaryRequest) -> LedgerSummary:
+        """Read-only: captured and refunded money per order id (orders with a capture)."""
+        by_order: dict[str, OrderMoney] = {}
+        for entry in await self._ledger.entries():
+            if request.since is not None and entry.created_at < request.since:
+                continue
+            money = by_order.setdefault(
+                entry.order_id, OrderMoney(order_id=entry.order_id, currency=entry.currency)
+            )
+            if entry.kind is EntryKind.CAPTURE:
+                money.captured_cents += entry.amount_cents
+                money.capture_keys.append(entry.key)
+                money.first_capture_at = money.first_capture_at or entry.created_at
+            elif entry.kind is EntryKind.REFUND:
+                money.refunded_cents += entry.amount_cents
+        return LedgerSummary(orders=[m for m in by_order.values() if m.captured_cents])

@@ -30,6 +30,8 @@ async def payments_worker(client: Client, settings: Settings) -> AsyncIterator[W
                 activities.capture,
                 activities.void,
                 activities.refund,
+                activities.charge,
+                activities.ledger_summary,
             ],
             **worker_options(settings, TaskQueue.PAYMENTS),  # type: ignore[arg-type]
         )

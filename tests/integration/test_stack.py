@@ -85,7 +85,9 @@ async def test_order_completes_through_cli_with_money_and_mail_once(
         "reserve_inventory",
         "capture_payment",
         "send_confirmation",
+        "ship_order",
     ]
+    assert status.json()["shipment"]["state"] == "delivered"  # by the simulated carrier
     assert await ledger_kinds(stack, order_id) == ["authorization", "capture"]
     outbox = [
         json.loads(line) for line in (stack.data_dir / "outbox.jsonl").read_text().splitlines()

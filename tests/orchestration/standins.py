@@ -13,6 +13,8 @@ from temporalio.exceptions import ApplicationError
 from services.contracts import (
     AUTHORIZE_PAYMENT,
     CAPTURE_PAYMENT,
+    CHARGE_PAYMENT,
+    LEDGER_SUMMARY,
     OUT_OF_STOCK,
     PAYMENT_DECLINED,
     REFUND_PAYMENT,
@@ -22,7 +24,10 @@ from services.contracts import (
     VOID_AUTHORIZATION,
     AuthorizePaymentRequest,
     CapturePaymentRequest,
+    ChargePaymentRequest,
     InventoryResult,
+    LedgerSummary,
+    LedgerSummaryRequest,
     NotificationReceipt,
     NotificationRequest,
     PaymentResult,
@@ -103,6 +108,23 @@ class StandIns:
             idempotency_key=r.idempotency_key, kind="refund", amount_cents=3000, currency="USD"
         )
 
+    @activity.defn(name=CHARGE_PAYMENT)
+    async def charge(self, r: ChargePaymentRequest) -> PaymentResult:
+        await self.rec.record(CHARGE_PAYMENT, r)
+        return PaymentResult(
+            idempotency_key=r.idempotency_key,
+            kind="capture",
+            amount_cents=r.amount_cents,
+            currency=r.currency,
+        )
+
+    @activity.defn(name=LEDGER_SUMMARY)
+    async def ledger_summary(self, r: LedgerSummaryRequest) -> LedgerSummary:
+        await self.rec.record(LEDGER_SUMMARY, r)
+        return self.ledger
+
+    ledger = LedgerSummary()
+
     @activity.defn(name=RESERVE_INVENTORY)
     async def reserve(self, r: ReserveInventoryRequest) -> InventoryResult:
         await self.rec.record(RESERVE_INVENTORY, r)
@@ -119,7 +141,14 @@ class StandIns:
         return NotificationReceipt(dedupe_key=r.dedupe_key, channel="test")
 
     def payments(self) -> list[Callable[..., Any]]:
-        return [self.authorize, self.capture, self.void, self.refund]
+        return [
+            self.authorize,
+            self.capture,
+            self.void,
+            self.refund,
+            self.charge,
+            self.ledger_summary,
+        ]
 
     def inventory(self) -> list[Callable[..., Any]]:
         return [self.reserve, self.release]

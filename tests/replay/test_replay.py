@@ -1,0 +1,100 @@
+"""Replay safety: today's workflow code must replay the committed histories of
+representative runs; a deliberately incompatible change must be caught."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from services.contracts import SHIPMENT_WORKFLOW, ShipmentInput, ShipmentStatus
+from services.orchestration import WORKFLOWS, Shipment
+from services.orchestration.replay import history_replayer
+
+HISTORIES = Path(__file__).parent / "histories"
+FILES = sorted(HISTORIES.glob("*.json"))
+
+#: The runs the issue asks to keep (more may be added).
+REQUIRED = {
+    "order_approved",
+    "order_rejected",
+    "order_approval_timed_out",
+    "order_compensated",
+    "order_shipment_lost",
+    "shipment_lost",
+    "subscription_run1_continued_as_new",
+    "subscription_run2_cancelled",
+}
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+
+
+def replayer(workflows: list[type]) -> Replayer:
+    """A replayer with the converter the workers use (pydantic): payloads must decode."""
+    return history_replayer(workflows)
+
+
+def test_every_representative_run_is_kept() -> None:
+    assert {f.stem for f in FILES} >= REQUIRED
+
+
+async def test_current_code_replays_every_history() -> None:
+    histories = [load(f) for f in FILES]
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    results = await replayer(WORKFLOWS).replay_workflows(each(), raise_on_replay_failure=False)
+    names = {h.run_id: h.workflow_id for h in histories}
+    failures = {names[run_id]: repr(err) for run_id, err in results.replay_failures.items()}
+    assert failures == {}, "incompatible with committed histories (see docs/changing-workflows.md)"
+
+
+@workflow.defn(name=SHIPMENT_WORKFLOW)
+class ShipmentWithAnExtraTimer(Shipment):
+    """An incompatible change: a new timer before booking, without `workflow.patched`."""
+
+    @workflow.run
+    async def run(self, shipment: ShipmentInput) -> ShipmentStatus:
+        await workflow.sleep(timedelta(seconds=5))
+        return await super().run(shipment)
+
+
+async def test_an_incompatible_change_is_caught_as_nondeterminism() -> None:
+    altered = [ShipmentWithAnExtraTimer if w is Shipment else w for w in WORKFLOWS]
+
+    result = await replayer(altered).replay_workflow(
+        load(HISTORIES / "shipment_lost.json"), raise_on_replay_failure=False
+    )
+
+    assert isinstance(result.replay_failure, workflow.NondeterminismError), repr(
+        result.replay_failure
+    )
+
+
+@workflow.defn(name=SHIPMENT_WORKFLOW)
+class ShipmentWithAPatchedTimer(Shipment):
+    """The same change made safely: old histories take the old path."""
+
+    @workflow.run
+    async def run(self, shipment: ShipmentInput) -> ShipmentStatus:
+        if workflow.patched("pre-booking-delay"):
+            await workflow.sleep(timedelta(seconds=5))
+        return await super().run(shipment)
+
+
+async def test_the_same_change_behind_a_patch_replays() -> None:
+    patched = [ShipmentWithAPatchedTimer if w is Shipment else w for w in WORKFLOWS]
+
+    result = await replayer(patched).replay_workflow(
+        load(HISTORIES / "shipment_lost.json"), raise_on_replay_failure=False
+    )
+
+    assert result.replay_failure is None, repr(result.replay_failure)
