@@ -1,8 +1,10 @@
-"""The platform half of rtw: config, connection, plugin, health, worker host, dev server."""
+"""The platform half of rtw: config, connection, plugin, telemetry, health, worker host."""
 
 from services.runtime.config import (
     LogFormat,
+    OtlpProtocol,
     Settings,
+    TelemetrySettings,
     TemporalSettings,
     WorkerTuning,
     load_settings,
@@ -10,6 +12,7 @@ from services.runtime.config import (
 from services.runtime.connection import ConfigurationError, connect
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.plugin import RtwPlugin
+from services.runtime.telemetry import Telemetry, start_telemetry
 from services.runtime.worker_host import WorkerFactory, WorkerHost, worker_options
 
 __all__ = [
@@ -17,13 +20,17 @@ __all__ = [
     "HealthServer",
     "HealthState",
     "LogFormat",
+    "OtlpProtocol",
     "RtwPlugin",
     "Settings",
+    "Telemetry",
+    "TelemetrySettings",
     "TemporalSettings",
     "WorkerFactory",
     "WorkerHost",
     "WorkerTuning",
     "connect",
     "load_settings",
+    "start_telemetry",
     "worker_options",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.contracts import TaskQueue, queue_name
@@ -35,6 +35,12 @@ class TemporalSettings(BaseSettings):
     tls_client_key_path: Path | None = None
     tls_server_ca_cert_path: Path | None = None
     tls_server_name: str | None = None
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`TEMPORAL_ADDRESS=` (empty) means unset, as shells and Compose files expect."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _pairs_complete(self) -> TemporalSettings:
@@ -67,6 +73,49 @@ class TemporalSettings(BaseSettings):
         )
 
 
+class OtlpProtocol(StrEnum):
+    """OTLP transports (the values of OTEL_EXPORTER_OTLP_PROTOCOL)."""
+
+    GRPC = "grpc"
+    HTTP_PROTOBUF = "http/protobuf"
+
+
+class TelemetrySettings(BaseSettings):
+    """Tracing export, from OpenTelemetry's own environment variable names.
+
+    Only what decides *whether* and *how* to export lives here; the exporters still read the
+    rest of the standard variables themselves (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT,
+    _CERTIFICATE, OTEL_BSP_*, OTEL_TRACES_SAMPLER and _ARG).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore")
+
+    exporter_otlp_endpoint: str | None = Field(
+        default=None, description="collector base URL, e.g. http://jaeger:4317; unset: no tracing"
+    )
+    exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, description="traces-only endpoint; wins over the base endpoint"
+    )
+    exporter_otlp_protocol: OtlpProtocol = OtlpProtocol.GRPC
+    exporter_otlp_traces_protocol: OtlpProtocol | None = None
+    service_name: str | None = Field(
+        default=None, description="overrides the per-process default (rtw-<queue>, rtw-cli)"
+    )
+    sdk_disabled: bool = False
+    traces_exporter: str = Field(default="otlp", description="`none` turns tracing off")
+
+    @property
+    def protocol(self) -> OtlpProtocol:
+        """The transport for traces."""
+        return self.exporter_otlp_traces_protocol or self.exporter_otlp_protocol
+
+    @property
+    def enabled(self) -> bool:
+        """Tracing is on only when an endpoint is configured and nothing turns it off."""
+        has_endpoint = bool(self.exporter_otlp_traces_endpoint or self.exporter_otlp_endpoint)
+        return has_endpoint and not self.sdk_disabled and self.traces_exporter.lower() != "none"
+
+
 class WorkerTuning(BaseSettings):
     """Per-process worker tuning; the chart sets one set per queue."""
 
@@ -88,6 +137,7 @@ class Settings(BaseSettings):
 
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     tuning: WorkerTuning = Field(default_factory=WorkerTuning)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     data_dir: Path = Field(default=Path(".rtw"), description="local state: ledger, outbox, db")
     health_port: int | None = Field(default=None, ge=0, le=65535)

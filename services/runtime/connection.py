@@ -62,6 +62,7 @@ async def connect(
     interceptors: Sequence[ClientInterceptor] = (),
     runtime: Runtime | None = None,
     retry_for_seconds: float = 0.0,
+    tracing: bool = False,
 ) -> Client:
     """Connect a client that carries the rtw plugin.
 
@@ -71,6 +72,8 @@ async def connect(
         runtime: SDK runtime (metrics); the default runtime when None.
         retry_for_seconds: keep retrying a refused connection this long (workers starting
             before the server is up); 0 fails at once.
+        tracing: install the OpenTelemetry interceptors (pass `Telemetry.enabled` from
+            `services.runtime.telemetry.start_telemetry`, which installs the provider).
     """
     address = settings.address or DEFAULT_LOCAL_ADDRESS
     try:
@@ -92,7 +95,7 @@ async def connect(
                 namespace=settings.namespace,
                 api_key=api_key,
                 tls=tls,
-                plugins=[RtwPlugin(interceptors=interceptors)],
+                plugins=[RtwPlugin(interceptors=interceptors, tracing=tracing)],
                 runtime=runtime,
             )
     raise AssertionError("unreachable")  # pragma: no cover

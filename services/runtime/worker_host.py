@@ -19,6 +19,7 @@ from services.contracts import TaskQueue
 from services.runtime.config import Settings
 from services.runtime.connection import connect
 from services.runtime.health import HealthServer, HealthState
+from services.runtime.telemetry import Telemetry, start_telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class WorkerHost:
         self.health = HealthState()
         self._stop_requested = asyncio.Event()
         self._signals_seen = 0
+        self._telemetry = Telemetry()
 
     def _on_signal(self, signum: int) -> None:
         self._signals_seen += 1
@@ -85,15 +87,27 @@ class WorkerHost:
             loop.add_signal_handler(sig, self._on_signal, sig)
 
     async def run(self) -> int:
-        """Serve until asked to stop; return the process exit code."""
+        """Serve until asked to stop; return the process exit code.
+
+        Tracing starts before the connection and is flushed after the drain, on every way
+        out (SIGTERM/SIGINT included), so the spans of the last work done are exported.
+        """
         self._install_signal_handlers()
+        self._telemetry = start_telemetry(
+            self._settings,
+            service=f"rtw-{self._queue.value}",
+            task_queue=self._settings.queue_name(self._queue),
+        )
         health_cm: AbstractAsyncContextManager[object] = (
             HealthServer(self.health, port=self._settings.health_port)
             if self._settings.health_port is not None
             else contextlib.nullcontext()
         )
-        async with health_cm:
-            return await self._serve()
+        try:
+            async with health_cm:
+                return await self._serve()
+        finally:
+            await asyncio.to_thread(self._telemetry.shutdown)
 
     async def _serve(self) -> int:
         connecting = asyncio.create_task(
@@ -101,6 +115,7 @@ class WorkerHost:
                 self._settings.temporal,
                 runtime=build_runtime(self._settings),
                 retry_for_seconds=CONNECT_RETRY_SECONDS,
+                tracing=self._telemetry.enabled,
             )
         )
         stop_wait = asyncio.create_task(self._stop_requested.wait())

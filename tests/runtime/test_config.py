@@ -99,3 +99,10 @@ async def test_missing_secret_file_is_a_clear_configuration_error(tmp_path: Path
     settings = TemporalSettings(address="localhost:1", api_key_file=tmp_path / "nope")
     with pytest.raises(ConfigurationError, match="TEMPORAL_API_KEY_FILE"):
         await connect(settings, retry_for_seconds=5)
+
+
+def test_empty_temporal_address_means_the_embedded_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "")
+    assert Settings().temporal.address is None
