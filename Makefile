@@ -54,6 +54,10 @@ image:
 test-container: install image
 	$(BIN)/python -m pytest -ra -m container $(PYTEST_ARGS)
 
+.PHONY: bench  ## tracing off vs on: saga throughput and worker CPU per saga (bench/results/)
+bench: install
+	$(BIN)/rtw bench tracing
+
 .PHONY: chart-docs  ## regenerate the values table in charts/rtw/README.md
 chart-docs: install
 	$(BIN)/python deploy/tools/gen-chart-readme.py

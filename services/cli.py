@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -14,8 +13,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from services._cli_support import print_json, settings_or_exit
+from services.bench import bench_app
 from services.contracts import OrderInput, TaskQueue
-from services.runtime.config import Settings, load_settings
 
 app = typer.Typer(
     help="rtw: real-time workflows on Temporal.",
@@ -26,18 +26,7 @@ order_app = typer.Typer(help="Start and inspect order sagas.", no_args_is_help=T
 payments_app = typer.Typer(help="Inspect the payments service.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
 app.add_typer(payments_app, name="payments")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        typer.echo(f"rtw: invalid configuration:\n{exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+app.add_typer(bench_app, name="bench")
 
 
 @app.command()
@@ -55,7 +44,7 @@ def worker(
     from services.runtime.worker_host import WorkerHost
     from services.workers import WORKER_FACTORIES
 
-    settings = _settings()
+    settings = settings_or_exit()
     overrides: dict[str, Any] = {}
     if health_port is not None:
         overrides["health_port"] = health_port
@@ -77,7 +66,7 @@ def dev(
     """Run the local stack (embedded Temporal unless TEMPORAL_ADDRESS is set) until Ctrl+C."""
     from services.devstack import run_dev
 
-    settings = _settings()
+    settings = settings_or_exit()
     raise typer.Exit(_run_stack(run_dev(settings, port=port, ui_port=ui_port)))
 
 
@@ -89,7 +78,7 @@ def demo(
     """Start the stack, run three demo orders, print their outcomes, stop everything."""
     from services.devstack import run_demo
 
-    settings = _settings()
+    settings = settings_or_exit()
     raise typer.Exit(_run_stack(run_demo(settings, port=port, ui_port=ui_port)))
 
 
@@ -131,12 +120,14 @@ def order_start(
     """
     from services.orchestration.client import start_order, wait_for_order
     from services.runtime.connection import connect
+    from services.runtime.telemetry import CLI_SERVICE, start_telemetry
 
     order = _read_order(file)
-    settings = _settings()
+    settings = settings_or_exit()
+    telemetry = start_telemetry(settings, service=CLI_SERVICE)
 
     async def run() -> int:
-        client = await connect(settings.temporal)
+        client = await connect(settings.temporal, tracing=telemetry.enabled)
         started = await start_order(
             client, order, task_queue=settings.queue_name(TaskQueue.ORCHESTRATION)
         )
@@ -147,7 +138,7 @@ def order_start(
         if not wait:
             return 0
         outcome = await wait_for_order(started.handle)
-        _print_json(
+        print_json(
             {
                 "workflow_id": outcome.workflow_id,
                 "status": outcome.status.model_dump(mode="json") if outcome.status else None,
@@ -156,7 +147,7 @@ def order_start(
         )
         return 0 if outcome.completed else 1
 
-    raise typer.Exit(asyncio.run(run()))
+    raise typer.Exit(telemetry.run(run()))  # flushes spans before main()'s os._exit
 
 
 @order_app.command("status")
@@ -166,20 +157,22 @@ def order_status_cmd(order_id: Annotated[str, typer.Argument(help="the order's i
 
     from services.orchestration.client import order_status
     from services.runtime.connection import connect
+    from services.runtime.telemetry import CLI_SERVICE, start_telemetry
 
-    settings = _settings()
+    settings = settings_or_exit()
+    telemetry = start_telemetry(settings, service=CLI_SERVICE)
 
     async def run() -> int:
-        client = await connect(settings.temporal)
+        client = await connect(settings.temporal, tracing=telemetry.enabled)
         try:
             status = await order_status(client, order_id)
         except RPCError as exc:
             typer.echo(f"rtw: cannot query order {order_id}: {exc.message}", err=True)
             return 1
-        _print_json(status.model_dump(mode="json"))
+        print_json(status.model_dump(mode="json"))
         return 0
 
-    raise typer.Exit(asyncio.run(run()))
+    raise typer.Exit(telemetry.run(run()))  # flushes spans before main()'s os._exit
 
 
 @payments_app.command("ledger")
@@ -190,7 +183,7 @@ def payments_ledger(
     """Print ledger entries (the local SQLite ledger under RTW_DATA_DIR)."""
     from services.payments.ledger import SqliteLedger
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> list[dict[str, Any]]:
         ledger = SqliteLedger(settings.ledger_path)
@@ -201,13 +194,27 @@ def payments_ledger(
 
     entries = asyncio.run(run())
     if as_json:
-        _print_json(entries)
+        print_json(entries)
         return
     for e in entries:
         typer.echo(
             f"{e['created_at']}  {e['order_id']:<24} {e['kind']:<14} "
             f"{e['amount_cents']:>10} {e['currency']}  {e['key']}"
         )
+
+
+# Workflow patterns (services/cli_patterns.py): order approval, shipments, subscriptions, schedules.
+def _register_patterns() -> None:
+    from services import cli_patterns as patterns
+
+    order_app.command("approve")(patterns.order_approve)
+    order_app.command("reject")(patterns.order_reject)
+    app.add_typer(patterns.shipment_app, name="shipment")
+    app.add_typer(patterns.subscription_app, name="subscription")
+    app.add_typer(patterns.schedules_app, name="schedules")
+
+
+_register_patterns()
 
 
 def main() -> None:

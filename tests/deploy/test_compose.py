@@ -82,4 +82,16 @@ def test_mounted_support_files_exist(compose: dict[str, Any]) -> None:
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
             if source.startswith("./"):
-                assert (ROOT / source).is_file(), source
+                assert (ROOT / source).exists(), source
+
+
+def test_grafana_loads_the_shipped_dashboard(compose: dict[str, Any]) -> None:
+    grafana = compose["services"]["grafana"]
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in grafana["volumes"]}
+    assert mounts["./deploy/grafana"] == "/var/lib/grafana/dashboards/rtw"
+    provider = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/rtw.yaml").read_text()
+    )
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards/rtw"
+    dashboard = json.loads((ROOT / "deploy/grafana/rtw-workers.json").read_text())
+    assert dashboard["panels"], "the dashboard must have panels"

@@ -1,0 +1,69 @@
+"""`rtw demo` and `rtw dev`: the README's first command works on a bare machine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.runtime.devserver import DevServer, free_port
+from tests.integration.helpers import rtw
+
+pytestmark = pytest.mark.integration
+
+
+async def test_demo_runs_every_order_to_its_expected_end_and_stops_cleanly(
+    tmp_path: Path,
+) -> None:
+    port, ui_port = free_port(), free_port()
+    env = {"RTW_DATA_DIR": str(tmp_path), "TEMPORAL_ADDRESS": ""}
+    os.environ.pop("TEMPORAL_ADDRESS", None)
+
+    result = await rtw("demo", "--port", str(port), "--ui-port", str(ui_port), env=env)
+
+    assert result.code == 0, result.stdout + result.stderr
+    outcomes = re.findall(r"^order (\S+) \((.+)\) -> (\w+) (.*)$", result.stdout, re.M)
+    assert len(outcomes) >= 3, result.stdout
+    assert all(mark == "ok" for *_, mark in outcomes), result.stdout
+    assert {state for _, _, state, _ in outcomes} >= {"completed", "compensated"}
+    assert f"http://localhost:{ui_port}/namespaces/default/workflows" in result.stdout
+    assert "workers stopped: orchestration=0, payments=0, notifications=0" in result.stdout
+    assert (tmp_path / "temporal.db").exists(), "the dev server keeps its history under .rtw/"
+
+
+async def test_dev_uses_an_existing_server_and_stops_on_ctrl_c(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services",
+        "dev",
+        env={
+            **os.environ,
+            "TEMPORAL_ADDRESS": dev_server.address,
+            "RTW_DATA_DIR": str(tmp_path),
+            "RTW_QUEUE_PREFIX": "devcmd-",
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    async with asyncio.timeout(60):
+        while not any("Press Ctrl+C" in line for line in seen):
+            line = (await proc.stdout.readline()).decode()
+            assert line, "rtw dev exited early:\n" + "".join(seen)
+            seen.append(line)
+    assert any(f"running against {dev_server.address}" in line for line in seen)
+    assert not any("embedded Temporal" in line for line in seen)
+
+    proc.send_signal(signal.SIGINT)
+    rest, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, "".join(seen) + rest.decode()
+    assert "workers stopped: orchestration=0, payments=0, notifications=0" in rest.decode()
