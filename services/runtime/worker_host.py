@@ -119,6 +119,15 @@ class WorkerHost:
             )
         )
         stop_wait = asyncio.create_task(self._stop_requested.wait())
+        try:
+            return await self._run_worker(connecting, stop_wait)
+        finally:
+            stop_wait.cancel()
+
+    async def _run_worker(
+        self, connecting: asyncio.Task[Client], stop_wait: asyncio.Task[bool]
+    ) -> int:
+        """Poll until a stop is requested, then drain; the exit code says how it ended."""
         await asyncio.wait({connecting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         if not connecting.done():
             connecting.cancel()

@@ -7,13 +7,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowHandle
+
+from services.contracts import ORDER_SAGA_WORKFLOW, TaskQueue
+from services.runtime.devserver import DevServer, temporal_cli
+from services.runtime.local_stack import LocalStack
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,63 @@ async def wait_for_started_activity(
                 ):
                     return
             await asyncio.sleep(0.05)
+
+
+class WorkerStack:
+    """One prefixed deployment for a test module: three `rtw worker` processes and the
+    environment the CLI needs to reach them."""
+
+    def __init__(
+        self,
+        server: DevServer,
+        data_dir: Path,
+        prefix: str,
+        *,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.server = server
+        self.env = {
+            "TEMPORAL_ADDRESS": server.address,
+            "RTW_QUEUE_PREFIX": prefix,
+            "RTW_DATA_DIR": str(data_dir),
+            "RTW_LOG_FORMAT": "json",
+            **(extra_env or {}),
+        }
+        self.prefix = prefix
+        self.data_dir = data_dir
+        self.processes = LocalStack(address=server.address, env=self.env, log_dir=data_dir / "logs")
+
+    @property
+    def orchestration_queue(self) -> str:
+        """Where this stack's sagas run."""
+        return f"{self.prefix}{TaskQueue.ORCHESTRATION.value}"
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """Every notification this stack delivered."""
+        path = self.data_dir / "outbox.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[WorkerStack]:
+        """Start the workers; on exit SIGTERM them and insist that each exits 0."""
+        await self.processes.start()
+        try:
+            yield self
+        finally:
+            codes = await self.processes.stop()
+            assert set(codes.values()) == {0}, f"workers must exit 0 on SIGTERM: {codes}"
+
+
+async def start_with_temporal_cli(address: str, task_queue: str, order: dict[str, Any]) -> str:
+    """Start an OrderSaga from plain JSON with the `temporal` CLI (an uninstrumented client);
+    return its workflow id."""
+    workflow_id = f"order-{order['order_id']}"
+    proc = await asyncio.create_subprocess_exec(
+        temporal_cli(), "workflow", "start", "--address", address,
+        "--type", ORDER_SAGA_WORKFLOW, "--task-queue", task_queue,
+        "--workflow-id", workflow_id, "--input", json.dumps(order),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return workflow_id

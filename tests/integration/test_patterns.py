@@ -24,11 +24,9 @@ from services.contracts import (
     ReconciliationInput,
     ReconciliationReport,
     ShipmentStatus,
-    TaskQueue,
 )
 from services.runtime.devserver import DevServer, temporal_cli
-from services.runtime.local_stack import LocalStack
-from tests.integration.helpers import order_json, rtw, write_order
+from tests.integration.helpers import WorkerStack, order_json, rtw, write_order
 
 pytestmark = pytest.mark.integration
 
@@ -38,42 +36,22 @@ T = TypeVar("T")
 LARGE_ITEMS = [{"sku": "sku-2", "quantity": 100, "unit_price_cents": 1200}]
 
 
-class Stack:
-    """Three worker processes whose simulated carrier does NOT deliver on its own."""
-
-    def __init__(self, server: DevServer, data_dir: Path, prefix: str) -> None:
-        self.server = server
-        self.env = {
-            "TEMPORAL_ADDRESS": server.address,
-            "RTW_QUEUE_PREFIX": prefix,
-            "RTW_DATA_DIR": str(data_dir),
-            "RTW_LOG_FORMAT": "json",
-            "RTW_SIMULATED_CARRIER_AUTO_DELIVER": "false",
-        }
-        self.prefix = prefix
-        self.data_dir = data_dir
-        self.processes = LocalStack(address=server.address, env=self.env, log_dir=data_dir / "logs")
-
-    @property
-    def orchestration_queue(self) -> str:
-        return f"{self.prefix}{TaskQueue.ORCHESTRATION.value}"
-
-    def outbox(self) -> list[dict[str, Any]]:
-        path = self.data_dir / "outbox.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+#: Three worker processes whose simulated carrier does NOT deliver on its own.
+Stack = WorkerStack
 
 
 @pytest.fixture(scope="module")
 async def stack(
     dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    stack = Stack(dev_server, tmp_path_factory.mktemp("patterns"), f"pt-{uuid.uuid4().hex[:8]}-")
-    await stack.processes.start()
-    try:
+    stack = Stack(
+        dev_server,
+        tmp_path_factory.mktemp("patterns"),
+        f"pt-{uuid.uuid4().hex[:8]}-",
+        extra_env={"RTW_SIMULATED_CARRIER_AUTO_DELIVER": "false"},
+    )
+    async with stack.running():
         yield stack
-    finally:
-        codes = await stack.processes.stop()
-        assert set(codes.values()) == {0}, f"workers must exit 0 on SIGTERM: {codes}"
 
 
 def new_id() -> str:

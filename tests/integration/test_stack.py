@@ -14,31 +14,20 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from services.contracts import ORDER_SAGA_WORKFLOW, OrderState, OrderStatus, TaskQueue
-from services.runtime.devserver import DevServer, temporal_cli
-from services.runtime.local_stack import LocalStack
-from tests.integration.helpers import order_json, rtw, write_order
+from services.contracts import ORDER_SAGA_WORKFLOW, OrderState, OrderStatus
+from services.runtime.devserver import DevServer
+from tests.integration.helpers import (
+    WorkerStack,
+    order_json,
+    rtw,
+    start_with_temporal_cli,
+    write_order,
+)
 
 pytestmark = pytest.mark.integration
 
 
-class Stack:
-    """One prefixed deployment: three worker processes and the env the CLI needs."""
-
-    def __init__(self, server: DevServer, data_dir: Path, prefix: str) -> None:
-        self.env = {
-            "TEMPORAL_ADDRESS": server.address,
-            "RTW_QUEUE_PREFIX": prefix,
-            "RTW_DATA_DIR": str(data_dir),
-            "RTW_LOG_FORMAT": "json",
-        }
-        self.prefix = prefix
-        self.data_dir = data_dir
-        self.processes = LocalStack(address=server.address, env=self.env, log_dir=data_dir / "logs")
-
-    @property
-    def orchestration_queue(self) -> str:
-        return f"{self.prefix}{TaskQueue.ORCHESTRATION.value}"
+Stack = WorkerStack
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +35,8 @@ async def stack(
     dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     stack = Stack(dev_server, tmp_path_factory.mktemp("stack"), f"it-{uuid.uuid4().hex[:8]}-")
-    await stack.processes.start()
-    try:
+    async with stack.running():
         yield stack
-    finally:
-        codes = await stack.processes.stop()
-        assert set(codes.values()) == {0}, f"workers must exit 0 on SIGTERM: {codes}"
 
 
 def new_id() -> str:
@@ -222,28 +207,10 @@ async def test_duplicate_start_reports_the_existing_saga(
 async def test_plain_json_from_the_temporal_cli_starts_a_saga(
     stack: Stack, dev_server: DevServer, dev_client: Client
 ) -> None:
-    import asyncio
-
     order_id = new_id()
-    proc = await asyncio.create_subprocess_exec(
-        temporal_cli(),
-        "workflow",
-        "start",
-        "--address",
-        dev_server.address,
-        "--type",
-        ORDER_SAGA_WORKFLOW,
-        "--task-queue",
-        stack.orchestration_queue,
-        "--workflow-id",
-        f"order-{order_id}",
-        "--input",
-        json.dumps(order_json(order_id)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    await start_with_temporal_cli(
+        dev_server.address, stack.orchestration_queue, order_json(order_id)
     )
-    _, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
 
     result = await dev_client.get_workflow_handle(
         f"order-{order_id}", result_type=OrderStatus

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -12,8 +11,8 @@ import pytest
 
 from services.bench.receiver import OtlpReceiver, ReceivedSpan
 from services.contracts import ORDER_SAGA_WORKFLOW, TaskQueue
-from services.runtime.devserver import DevServer, temporal_cli
-from tests.integration.helpers import order_json, rtw, write_order
+from services.runtime.devserver import DevServer
+from tests.integration.helpers import order_json, rtw, start_with_temporal_cli, write_order
 from tests.observability.conftest import TracedStack
 from tests.observability.traces import (
     WORKER_SERVICES,
@@ -139,25 +138,9 @@ async def test_saga_from_the_uninstrumented_temporal_cli_is_still_one_trace(
     traced_stack: TracedStack, otlp_receiver: OtlpReceiver, dev_server: DevServer
 ) -> None:
     order_id = new_id()
-    proc = await asyncio.create_subprocess_exec(
-        temporal_cli(),
-        "workflow",
-        "start",
-        "--address",
-        dev_server.address,
-        "--type",
-        ORDER_SAGA_WORKFLOW,
-        "--task-queue",
-        traced_stack.queue(TaskQueue.ORCHESTRATION),
-        "--workflow-id",
-        f"order-{order_id}",
-        "--input",
-        json.dumps(order_json(order_id)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    await start_with_temporal_cli(
+        dev_server.address, traced_stack.queue(TaskQueue.ORCHESTRATION), order_json(order_id)
     )
-    _, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
 
     trace = await workflow_trace(
         otlp_receiver, f"order-{order_id}", complete=has_activities(*FORWARD_STEPS)
