@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -25,6 +27,22 @@ _TUNING = (
     "--sqlite-pragma",
     "synchronous=normal",
 )
+
+
+async def stop_process(
+    proc: asyncio.subprocess.Process, *, sig: int = signal.SIGTERM, timeout: float
+) -> int:
+    """Signal a child process, wait up to `timeout` for it, kill it after; its exit code."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):  # exited, not yet reaped
+            proc.send_signal(sig)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode
 
 
 class DevServerError(RuntimeError):
@@ -152,11 +170,5 @@ class DevServer:
     async def stop(self, *, timeout: float = 15.0) -> None:
         """Stop the server gracefully, killing it after `timeout`."""
         proc, self._process = self._process, None
-        if proc is None or proc.returncode is not None:
-            return
-        proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        if proc is not None:
+            await stop_process(proc, timeout=timeout)

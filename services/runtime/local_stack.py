@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from services.contracts import TaskQueue
-from services.runtime.devserver import free_port
+from services.runtime.devserver import free_port, stop_process
 
 logger = logging.getLogger(__name__)
 
@@ -84,19 +83,9 @@ class WorkerProcess:
 
     async def stop(self, *, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         """Signal the worker and wait for its exit code (killed after `timeout`)."""
-        proc = self.process
-        if proc is None:
+        if self.process is None:
             return 0
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(sig)
-            try:
-                await asyncio.wait_for(proc.wait(), timeout)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        assert proc.returncode is not None
-        return proc.returncode
+        return await stop_process(self.process, sig=sig, timeout=timeout)
 
 
 @dataclass

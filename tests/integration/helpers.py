@@ -122,6 +122,12 @@ class WorkerStack:
         path = self.data_dir / "outbox.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
+    async def ledger_kinds(self, order_id: str) -> list[str]:
+        """Kinds of the ledger entries of one order, read with `rtw payments ledger`."""
+        result = await rtw("payments", "ledger", "--order-id", order_id, "--json", env=self.env)
+        assert result.code == 0, result.stderr
+        return [entry["kind"] for entry in result.json()]
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[WorkerStack]:
         """Start the workers; on exit SIGTERM them and insist that each exits 0."""
@@ -133,16 +139,23 @@ class WorkerStack:
             assert set(codes.values()) == {0}, f"workers must exit 0 on SIGTERM: {codes}"
 
 
+async def run_temporal_cli(address: str, *args: str) -> str:
+    """Run the `temporal` CLI against `address`; return stdout (exit 0 asserted)."""
+    proc = await asyncio.create_subprocess_exec(
+        temporal_cli(), *args, "--address", address,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, f"temporal {' '.join(args)}: {err.decode()}"
+    return out.decode()
+
+
 async def start_with_temporal_cli(address: str, task_queue: str, order: dict[str, Any]) -> str:
     """Start an OrderSaga from plain JSON with the `temporal` CLI (an uninstrumented client);
     return its workflow id."""
     workflow_id = f"order-{order['order_id']}"
-    proc = await asyncio.create_subprocess_exec(
-        temporal_cli(), "workflow", "start", "--address", address,
-        "--type", ORDER_SAGA_WORKFLOW, "--task-queue", task_queue,
+    await run_temporal_cli(
+        address, "workflow", "start", "--type", ORDER_SAGA_WORKFLOW, "--task-queue", task_queue,
         "--workflow-id", workflow_id, "--input", json.dumps(order),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    _, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
     return workflow_id

@@ -25,8 +25,8 @@ from services.contracts import (
     ReconciliationReport,
     ShipmentStatus,
 )
-from services.runtime.devserver import DevServer, temporal_cli
-from tests.integration.helpers import WorkerStack, order_json, rtw, write_order
+from services.runtime.devserver import DevServer
+from tests.integration.helpers import WorkerStack, order_json, rtw, run_temporal_cli, write_order
 
 pytestmark = pytest.mark.integration
 
@@ -89,27 +89,6 @@ async def shipment_booked(client: Client, order_id: str) -> ShipmentStatus:
     )
 
 
-async def ledger_kinds(stack: Stack, order_id: str) -> list[str]:
-    result = await rtw("payments", "ledger", "--order-id", order_id, "--json", env=stack.env)
-    assert result.code == 0, result.stderr
-    return [entry["kind"] for entry in result.json()]
-
-
-async def temporal(stack: Stack, *args: str) -> str:
-    """Run the `temporal` CLI against the dev server; return stdout (exit 0 asserted)."""
-    proc = await asyncio.create_subprocess_exec(
-        temporal_cli(),
-        *args,
-        "--address",
-        stack.server.address,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, f"temporal {' '.join(args)}: {err.decode()}"
-    return out.decode()
-
-
 async def test_large_order_waits_for_approval_then_ships_on_carrier_events(
     stack: Stack, dev_client: Client, tmp_path: Path
 ) -> None:
@@ -122,7 +101,7 @@ async def test_large_order_waits_for_approval_then_ships_on_carrier_events(
     await order_in_state(dev_client, order_id, "awaiting_approval")
     status = await rtw("order", "status", order_id, env=stack.env)
     assert status.json()["approval"]["deadline"] is not None
-    assert await ledger_kinds(stack, order_id) == ["authorization"], "nothing captured yet"
+    assert await stack.ledger_kinds(order_id) == ["authorization"], "nothing captured yet"
 
     no_reviewer = await rtw("order", "approve", order_id, "--reviewer", " ", env=stack.env)
     assert no_reviewer.code == 1
@@ -166,7 +145,7 @@ async def test_large_order_waits_for_approval_then_ships_on_carrier_events(
     shipment = await rtw("shipment", "status", order_id, env=stack.env)
     assert shipment.json()["duplicates_ignored"] == 1
     assert [e["outcome"] for e in shipment.json()["events"]] == ["applied", "stale", "applied"]
-    assert await ledger_kinds(stack, order_id) == ["authorization", "capture"]
+    assert await stack.ledger_kinds(order_id) == ["authorization", "capture"]
 
 
 async def test_rejected_order_exits_one_and_is_compensated(
@@ -193,15 +172,15 @@ async def test_rejected_order_exits_one_and_is_compensated(
         "void_authorization",
         "notify_failure",
     ]
-    assert await ledger_kinds(stack, order_id) == ["authorization", "void"]
+    assert await stack.ledger_kinds(order_id) == ["authorization", "void"]
 
 
 async def test_plain_json_through_the_temporal_cli_update_signal_query(
     stack: Stack, dev_client: Client
 ) -> None:
     order_id = new_id()
-    await temporal(
-        stack,
+    await run_temporal_cli(
+        stack.server.address,
         "workflow",
         "start",
         "--type",
@@ -215,8 +194,8 @@ async def test_plain_json_through_the_temporal_cli_update_signal_query(
     )
     await order_in_state(dev_client, order_id, "awaiting_approval")
 
-    updated = await temporal(
-        stack,
+    updated = await run_temporal_cli(
+        stack.server.address,
         "workflow",
         "update",
         "execute",
@@ -231,8 +210,8 @@ async def test_plain_json_through_the_temporal_cli_update_signal_query(
 
     await order_in_state(dev_client, order_id, "shipping")
     await shipment_booked(dev_client, order_id)
-    await temporal(
-        stack,
+    await run_temporal_cli(
+        stack.server.address,
         "workflow",
         "signal",
         "--workflow-id",
@@ -247,8 +226,14 @@ async def test_plain_json_through_the_temporal_cli_update_signal_query(
     ).result()
     assert result.state is OrderState.COMPLETED
 
-    queried = await temporal(
-        stack, "workflow", "query", "--workflow-id", f"order-{order_id}", "--name", "status"
+    queried = await run_temporal_cli(
+        stack.server.address,
+        "workflow",
+        "query",
+        "--workflow-id",
+        f"order-{order_id}",
+        "--name",
+        "status",
     )
     assert '"completed"' in queried
     assert '"ops-cli"' in queried
@@ -272,7 +257,7 @@ async def test_lost_parcel_is_refunded_with_a_notice(
 
     assert result.state is OrderState.COMPENSATED
     assert result.compensations_run == ["refund_payment", "notify_failure"]
-    assert await ledger_kinds(stack, order_id) == ["authorization", "capture", "refund"]
+    assert await stack.ledger_kinds(order_id) == ["authorization", "capture", "refund"]
     notices = [m for m in stack.outbox() if m["order_id"] == order_id]
     assert [m["kind"] for m in notices] == ["order_confirmed", "order_failed"]
     assert notices[-1]["data"]["reason"] == "ShipmentLost"
@@ -307,7 +292,7 @@ async def test_subscription_lifecycle_through_the_cli(stack: Stack) -> None:
     cancelled = await rtw("subscription", "cancel", sub_id, "--reason", "test", env=stack.env)
     assert cancelled.code == 0, cancelled.stderr
     assert cancelled.json()["state"] == "cancelled"
-    assert await ledger_kinds(stack, f"subscription-{sub_id}") == ["capture"]
+    assert await stack.ledger_kinds(f"subscription-{sub_id}") == ["capture"]
 
 
 async def test_schedules_apply_is_idempotent_and_listed(stack: Stack, dev_client: Client) -> None:

@@ -43,12 +43,6 @@ def new_id() -> str:
     return f"it-{uuid.uuid4().hex[:10]}"
 
 
-async def ledger_kinds(stack: Stack, order_id: str) -> list[str]:
-    result = await rtw("payments", "ledger", "--order-id", order_id, "--json", env=stack.env)
-    assert result.code == 0, result.stderr
-    return [entry["kind"] for entry in result.json()]
-
-
 async def test_order_completes_through_cli_with_money_and_mail_once(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -73,7 +67,7 @@ async def test_order_completes_through_cli_with_money_and_mail_once(
         "ship_order",
     ]
     assert status.json()["shipment"]["state"] == "delivered"  # by the simulated carrier
-    assert await ledger_kinds(stack, order_id) == ["authorization", "capture"]
+    assert await stack.ledger_kinds(order_id) == ["authorization", "capture"]
     outbox = [
         json.loads(line) for line in (stack.data_dir / "outbox.jsonl").read_text().splitlines()
     ]
@@ -133,7 +127,7 @@ async def test_business_failures_end_compensated(
     assert status["state"] == "compensated"
     assert status["failure"]["type"] == failure
     assert status["compensations_run"] == compensations
-    assert await ledger_kinds(stack, order_id) == ledger
+    assert await stack.ledger_kinds(order_id) == ledger
 
 
 async def test_cli_rejects_invalid_order_naming_the_field_and_starts_nothing(
@@ -201,7 +195,7 @@ async def test_duplicate_start_reports_the_existing_saga(
     assert "already exists" not in first.stdout
     runs = [wf async for wf in dev_client.list_workflows(f"WorkflowId = 'order-{order_id}'")]
     assert len(runs) == 1, "starting the same order twice must not start two sagas"
-    assert await ledger_kinds(stack, order_id) == ["authorization", "capture"]
+    assert await stack.ledger_kinds(order_id) == ["authorization", "capture"]
 
 
 async def test_plain_json_from_the_temporal_cli_starts_a_saga(
