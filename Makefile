@@ -58,6 +58,10 @@ test-container: install image
 bench: install
 	$(BIN)/rtw bench tracing
 
+.PHONY: chaos  ## faults under load on a multi-replica stack + PostgreSQL (PROFILE=quick|full)
+chaos: install
+	$(BIN)/rtw chaos --profile $(or $(PROFILE),quick)
+
 .PHONY: chart-docs  ## regenerate the values table in charts/rtw/README.md
 chart-docs: install
 	$(BIN)/python deploy/tools/gen-chart-readme.py

@@ -283,5 +283,7 @@ async def run_demo(settings: Settings, *, port: int, ui_port: int) -> int:
         if url := _workflows_url(ui, settings.temporal.namespace):
             print(f"Temporal Web UI: {url}  (run `rtw dev` to browse these workflows)")
         print(f"Ledger:  rtw payments ledger --order-id {cases[0].order.order_id}")
-        print(f"Outbox:  {settings.outbox_path}\n", flush=True)
+        print(
+            f"Outbox:  rtw notifications outbox --order-id {cases[0].order.order_id}\n", flush=True
+        )
     return 0 if ok else 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +11,10 @@ from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
+from services.chaos.postgres import TempPostgres
 from services.runtime.config import TemporalSettings
 from services.runtime.connection import connect
+from services.runtime.database import Database, PostgresDatabase, SqliteDatabase
 from services.runtime.devserver import DevServer, free_port, installed_binary
 from services.runtime.plugin import RtwPlugin
 
@@ -67,3 +69,36 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[TempPostgres]:
+    """A real PostgreSQL (Debian's server binaries) on a free loopback port, for the session."""
+    server = TempPostgres().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: TempPostgres) -> str:
+    """A fresh, empty database of its own for one test (not migrated)."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: TempPostgres
+) -> AsyncIterator[Database]:
+    """A migrated store database of each backend: the store contract tests run on both."""
+    if request.param == "sqlite":
+        db: Database = SqliteDatabase(tmp_path / "rtw.sqlite3")
+    else:
+        db = PostgresDatabase(postgres_server.create_database(), pool_size=20)
+    await db.open()
+    await db.migrate()
+    try:
+        yield db
+    finally:
+        await db.close()

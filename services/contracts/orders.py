@@ -6,7 +6,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 ORDER_SAGA_WORKFLOW = "OrderSaga"
 STATUS_QUERY = "status"
@@ -17,6 +24,22 @@ REJECT = "reject"
 
 #: Orchestration-local (local) activity giving a saga the deployment's order policy.
 ORDER_POLICY = "orchestration.order_policy"
+#: Orchestration-local activity: the saga's first step, claiming its order id.
+CLAIM_ORDER = "orchestration.claim_order"
+
+#: Error types of a saga refused at its start (non-retryable; nothing moved).
+INVALID_ORDER = "InvalidOrder"
+ORDER_ALREADY_EXISTS = "OrderAlreadyExists"
+#: Error type of an update or signal payload that is too large or malformed.
+PAYLOAD_TOO_LARGE = "PayloadTooLarge"
+INVALID_DECISION = "InvalidDecision"
+
+#: Upper bounds that keep every amount far inside the stores' 64-bit integers.
+MAX_QUANTITY = 10_000
+MAX_UNIT_PRICE_CENTS = 10**10
+MAX_ORDER_TOTAL_CENTS = 10**12
+#: Largest approve/reject payload accepted (encoded JSON bytes).
+MAX_DECISION_BYTES = 16 * 1024
 
 #: Error types of the approval step.
 APPROVAL_REFUSED = "ApprovalRefused"
@@ -42,8 +65,8 @@ class OrderItem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sku: Identifier
-    quantity: int = Field(gt=0, le=10_000, strict=True)
-    unit_price_cents: int = Field(gt=0, strict=True)
+    quantity: int = Field(gt=0, le=MAX_QUANTITY, strict=True)
+    unit_price_cents: int = Field(gt=0, le=MAX_UNIT_PRICE_CENTS, strict=True)
 
 
 class OrderInput(BaseModel):
@@ -66,6 +89,15 @@ class OrderInput(BaseModel):
                 f"unknown currency {value!r}; expected one of {sorted(SUPPORTED_CURRENCIES)}"
             )
         return code
+
+    @model_validator(mode="after")
+    def _bounded_total(self) -> OrderInput:
+        if self.total_cents > MAX_ORDER_TOTAL_CENTS:
+            raise ValueError(
+                f"order total {self.total_cents} exceeds the maximum of {MAX_ORDER_TOTAL_CENTS} "
+                "minor units"
+            )
+        return self
 
     @property
     def total_cents(self) -> int:
@@ -114,8 +146,29 @@ class OrderPolicyRequest(BaseModel):
 class ApprovalRequest(BaseModel):
     """Payload of the `approve` and `reject` updates and signals."""
 
-    reviewer: str = ""
-    reason: str = ""
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: str = Field(default="", max_length=256)
+    reason: str = Field(default="", max_length=4096)
+
+
+class OrderClaimRequest(BaseModel):
+    """Input of the claim step: this run wants the order id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    workflow_id: str
+    run_id: str
+
+
+class OrderClaim(BaseModel):
+    """The order id is this run's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    run_id: str
 
 
 class ApprovalDecision(StrEnum):

@@ -14,12 +14,15 @@ RECONCILIATION_SCHEDULE = "reconciliation-daily"
 
 
 class ReconciliationInput(BaseModel):
-    """What to look at: captures from the last `lookback_hours`, older than `grace_minutes`."""
+    """What to look at: ledger entries from the last `lookback_hours`; captures older than
+    `grace_minutes`, and authorizations older than `authorization_max_age_minutes` (longer
+    than the approval timeout, so an order waiting for a reviewer is not reported)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lookback_hours: int = Field(default=72, gt=0)
     grace_minutes: int = Field(default=60, ge=0)
+    authorization_max_age_minutes: int = Field(default=25 * 60, ge=0)
 
 
 class SagaOutcomesRequest(BaseModel):
@@ -52,9 +55,22 @@ class OrphanedCharge(BaseModel):
     saga_outcome: str
 
 
+class DanglingAuthorization(BaseModel):
+    """Money held on a card (authorized, neither captured nor voided) past its deadline, for
+    an order whose saga is no longer running to release it."""
+
+    order_id: str
+    idempotency_key: str
+    currency: str
+    amount_cents: int
+    authorized_at: str
+    saga_outcome: str
+
+
 class ReconciliationReport(BaseModel):
     """Result of a reconciliation run."""
 
     checked_orders: int
     orphaned: list[OrphanedCharge] = Field(default_factory=list)
+    dangling: list[DanglingAuthorization] = Field(default_factory=list)
     alert_sent: bool = False

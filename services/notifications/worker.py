@@ -10,17 +10,19 @@ from temporalio.worker import Worker
 
 from services.contracts import TaskQueue
 from services.notifications.activities import NotificationActivities
-from services.notifications.channels import OutboxChannel
+from services.notifications.outbox import outbox_for
 from services.runtime.config import Settings
+from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
 
 
 @asynccontextmanager
 async def notifications_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
-    """A worker running the notification activities."""
-    activities = NotificationActivities(channel=OutboxChannel(settings.outbox_path))
-    yield Worker(
-        client,
-        activities=[activities.send],
-        **worker_options(settings, TaskQueue.NOTIFICATIONS),  # type: ignore[arg-type]
-    )
+    """A worker running the notification activities over the configured outbox."""
+    async with worker_database(settings) as db:
+        activities = NotificationActivities(channel=outbox_for(db))
+        yield Worker(
+            client,
+            activities=[activities.send],
+            **worker_options(settings, TaskQueue.NOTIFICATIONS),  # type: ignore[arg-type]
+        )

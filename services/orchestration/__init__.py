@@ -2,7 +2,7 @@
 
 The names below load on first use (PEP 562). The workflow sandbox imports this package
 for every workflow run before it imports a workflow module, so it must stay cheap:
-importing the worker, SQLite stores and the Temporal client here would be redone per run.
+importing the worker, the stores and the Temporal client here would be redone per run.
 """
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from services.orchestration.carrier import CarrierActivities, PolicyActivities
-    from services.orchestration.inventory import InventoryActivities, SqliteInventory
+    from services.orchestration.claims import ClaimActivities
+    from services.orchestration.inventory import (
+        InventoryActivities,
+        PostgresInventory,
+        SqliteInventory,
+    )
     from services.orchestration.order_saga import OrderSaga, parse_order
     from services.orchestration.reconciliation import Reconciliation
     from services.orchestration.saga_outcomes import ReconciliationActivities
@@ -32,6 +37,8 @@ _EXPORTS = {
     "ReconciliationActivities": "saga_outcomes",
     "Shipment": "shipment",
     "SqliteInventory": "inventory",
+    "PostgresInventory": "inventory",
+    "ClaimActivities": "claims",
     "Subscription": "subscription",
     "orchestration_worker": "worker",
     "parse_order": "order_saga",
@@ -40,10 +47,12 @@ _EXPORTS = {
 __all__ = [
     "WORKFLOWS",
     "CarrierActivities",
+    "ClaimActivities",
     "InventoryActivities",
     "OrchestrationSettings",
     "OrderSaga",
     "PolicyActivities",
+    "PostgresInventory",
     "Reconciliation",
     "ReconciliationActivities",
     "Shipment",

@@ -17,14 +17,13 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
     from services.contracts import (
         APPROVAL_EXPIRED,
         APPROVAL_REFUSED,
         APPROVE,
         AUTHORIZE_PAYMENT,
         CAPTURE_PAYMENT,
+        CLAIM_ORDER,
         INVALID_ORDER,
         ORDER_POLICY,
         ORDER_REJECTED,
@@ -50,6 +49,8 @@ with workflow.unsafe.imports_passed_through():
         NotificationKind,
         NotificationReceipt,
         NotificationRequest,
+        OrderClaim,
+        OrderClaimRequest,
         OrderInput,
         OrderPolicy,
         OrderPolicyRequest,
@@ -65,11 +66,20 @@ with workflow.unsafe.imports_passed_through():
         ShipmentSummary,
         TaskQueue,
         VoidAuthorizationRequest,
+        order_workflow_id,
         queue_name,
         queue_prefix_of,
         shipment_workflow_id,
     )
     from services.orchestration.compensations import Compensations
+    from services.orchestration.order_input import (
+        describe_validation_error,
+        parse_decision,
+        parse_order,
+        parse_order_args,
+    )
+
+__all__ = ["OrderSaga", "describe_validation_error", "parse_order"]
 
 #: Error types that end an order with compensation instead of failing the workflow.
 BUSINESS_FAILURES = frozenset({PAYMENT_DECLINED, OUT_OF_STOCK})
@@ -98,6 +108,14 @@ FINISHED = frozenset(
 POLICY_TIMEOUT = timedelta(seconds=10)
 
 STEP_TIMEOUT = timedelta(seconds=30)
+#: Payment calls heartbeat while the provider works, so a payments worker killed mid-call
+#: is noticed after this long (not after STEP_TIMEOUT) and the call retried elsewhere.
+PAYMENT_HEARTBEAT_TIMEOUT = timedelta(seconds=4)
+#: Stock and claim steps are single database transactions.
+LOCAL_STEP_TIMEOUT = timedelta(seconds=10)
+
+#: At most this many warnings are kept in `status` (a flood of junk signals stays bounded).
+MAX_WARNINGS = 50
 #: Forward steps: bounded retries for transient failures.
 STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -111,29 +129,13 @@ COMPENSATION_RETRY = RetryPolicy(
 )
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line naming every bad field, e.g. `items.0.quantity: Input should be > 0`."""
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "order"
-        parts.append(f"{where}: {item['msg']}")
-    return "invalid order: " + "; ".join(parts)
-
-
-def parse_order(raw: Any) -> OrderInput:
-    """Validate raw JSON into an order, or raise a non-retryable `InvalidOrder` error."""
-    try:
-        return OrderInput.model_validate(raw)
-    except ValidationError as exc:
-        raise ApplicationError(
-            describe_validation_error(exc), type=INVALID_ORDER, non_retryable=True
-        ) from None
-
-
 @workflow.defn(name=ORDER_SAGA_WORKFLOW)
 class OrderSaga:
     """One order, end to end. Input is raw JSON, validated first so that a junk payload
-    fails this workflow with `InvalidOrder` instead of wedging a workflow task.
+    (malformed, undecodable, missing, extra, or under a workflow id other than
+    `order-<order_id>`) fails this run at once with `InvalidOrder` instead of wedging a
+    workflow task. The first step claims the order id for this run in the shared store, so a
+    closed order's id started again ends as `OrderAlreadyExists` before anything moves.
 
     Orders at or above the policy's approval threshold wait, after authorization and
     reservation, for the `approve` / `reject` update (or signal) until a workflow timer
@@ -146,6 +148,9 @@ class OrderSaga:
         self._compensations = Compensations()
         self._current_step: str | None = None
         self._policy_known = False
+        self._authorization: PaymentResult | None = None
+        self._early_warnings: list[str] = []
+        self._capture: PaymentResult | None = None
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> OrderStatus:
@@ -157,32 +162,40 @@ class OrderSaga:
     # -- human in the loop: updates (validated) and signals of the same names ----------
 
     @workflow.update(name=APPROVE)
-    async def approve(self, request: ApprovalRequest) -> ApprovalResult:
-        """Approve a large order; the saga goes on to capture."""
-        return self._decide(ApprovalDecision.APPROVED, request)
+    async def approve(self, *args: Any) -> ApprovalResult:
+        """Approve a large order; the saga goes on to capture. Payload: ApprovalRequest."""
+        return self._decide(ApprovalDecision.APPROVED, parse_decision(args))
 
     @approve.validator
-    def _validate_approve(self, request: ApprovalRequest) -> None:
-        self._check_decidable(request)
+    def _validate_approve(self, *args: Any) -> None:
+        self._check_decidable(parse_decision(args))
 
     @workflow.update(name=REJECT)
-    async def reject(self, request: ApprovalRequest) -> ApprovalResult:
+    async def reject(self, *args: Any) -> ApprovalResult:
         """Reject a large order; the saga compensates and ends `rejected`."""
-        return self._decide(ApprovalDecision.REJECTED, request)
+        return self._decide(ApprovalDecision.REJECTED, parse_decision(args))
 
     @reject.validator
-    def _validate_reject(self, request: ApprovalRequest) -> None:
-        self._check_decidable(request)
+    def _validate_reject(self, *args: Any) -> None:
+        self._check_decidable(parse_decision(args))
 
     @workflow.signal(name=APPROVE)
-    def approve_signal(self, request: ApprovalRequest) -> None:
+    def approve_signal(self, *args: Any) -> None:
         """Fire-and-forget `approve`; ignored (with a warning in `status`) when invalid."""
-        self._decide_from_signal(ApprovalDecision.APPROVED, request)
+        self._decide_from_signal(ApprovalDecision.APPROVED, args)
 
     @workflow.signal(name=REJECT)
-    def reject_signal(self, request: ApprovalRequest) -> None:
+    def reject_signal(self, *args: Any) -> None:
         """Fire-and-forget `reject`; ignored (with a warning in `status`) when invalid."""
-        self._decide_from_signal(ApprovalDecision.REJECTED, request)
+        self._decide_from_signal(ApprovalDecision.REJECTED, args)
+
+    def _warn(self, message: str) -> None:
+        workflow.logger.warning("%s", message)
+        if self._status is None:
+            self._early_warnings.append(message)
+            return
+        if len(self._status.warnings) < MAX_WARNINGS:
+            self._status.warnings.append(message)
 
     def _check_decidable(self, request: ApprovalRequest) -> None:
         """Raise `ApprovalRefused` unless a decision can be taken now (no side effects)."""
@@ -220,32 +233,44 @@ class OrderSaga:
             reason=request.reason,
         )
 
-    def _decide_from_signal(self, decision: ApprovalDecision, request: ApprovalRequest) -> None:
+    def _decide_from_signal(self, decision: ApprovalDecision, args: Any) -> None:
         try:
+            request = parse_decision(args)
             self._check_decidable(request)
         except ApplicationError as refused:
-            workflow.logger.warning("%s signal ignored: %s", decision.value, refused.message)
-            if self._status is not None:
-                self._status.warnings.append(f"{decision.value} signal ignored: {refused.message}")
+            self._warn(f"{decision.value} signal ignored ({refused.type}): {refused.message}")
             return
         self._decide(decision, request)
 
     @workflow.run
-    async def run(self, order: Any) -> OrderStatus:
-        """Run the saga; returns the final status (completed, compensated or rejected)."""
-        parsed = parse_order(order)
+    async def run(self, *args: Any) -> OrderStatus:
+        """Run the saga; returns the final status (completed, compensated or rejected).
+
+        Takes one order (plain JSON); see `parse_order_args` for what is refused.
+        """
+        parsed = parse_order_args(args)
         info = workflow.info()
+        expected_id = order_workflow_id(parsed.order_id)
+        if info.workflow_id != expected_id:
+            raise ApplicationError(
+                f"invalid order: workflow id {info.workflow_id!r} does not match order "
+                f"{parsed.order_id!r}; start it as {expected_id!r}",
+                type=INVALID_ORDER,
+                non_retryable=True,
+            )
         self._status = OrderStatus(
             order_id=parsed.order_id,
             workflow_id=info.workflow_id,
             state=OrderState.RECEIVED,
             currency=parsed.currency,
             total_cents=parsed.total_cents,
+            warnings=self._early_warnings[:MAX_WARNINGS],
         )
         prefix = queue_prefix_of(info.task_queue)
         self._payments_queue = queue_name(TaskQueue.PAYMENTS, prefix=prefix)
         self._notifications_queue = queue_name(TaskQueue.NOTIFICATIONS, prefix=prefix)
         workflow.logger.info("order %s received: %s cents", parsed.order_id, parsed.total_cents)
+        await self._claim(parsed)
         try:
             await self._forward(parsed)
         except asyncio.CancelledError:
@@ -286,6 +311,32 @@ class OrderSaga:
             self._status.state = OrderState.COMPLETED
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
+
+    async def _claim(self, order: OrderInput) -> None:
+        """Own the order id for this run, or end at once as `OrderAlreadyExists`."""
+        assert self._status is not None
+        info = workflow.info()
+        try:
+            # A regular activity, not a local one: a refusal then lands in its own workflow
+            # task, so `status` of the closed run (a replay) shows it.
+            await workflow.execute_activity(
+                CLAIM_ORDER,
+                OrderClaimRequest(
+                    order_id=order.order_id, workflow_id=info.workflow_id, run_id=info.run_id
+                ),
+                result_type=OrderClaim,
+                start_to_close_timeout=LOCAL_STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+        except ActivityError as err:
+            self._status.failure = self._failure_of(err)
+            self._status.failure.step = "claim_order"
+            self._status.state = OrderState.FAILED
+            if isinstance(err.cause, ApplicationError):
+                raise ApplicationError(
+                    err.cause.message, type=err.cause.type, non_retryable=True
+                ) from err
+            raise
 
     async def _load_policy(self, order: OrderInput) -> OrderPolicy:
         """Read the deployment's policy once; recorded in history, so replay is stable."""
@@ -375,8 +426,10 @@ class OrderSaga:
         self._status.state = OrderState.CANCELLED
 
     def _key(self, step: str) -> str:
-        """Idempotency key from stable business identity: workflow id + step name."""
-        return f"{workflow.info().workflow_id}:{step}"
+        """Idempotency key from stable business identity, scoped to this run: a later run of
+        the same order id can never reuse (or undo) this run's effects."""
+        info = workflow.info()
+        return f"{info.workflow_id}:{info.run_id}:{step}"
 
     async def _forward(self, order: OrderInput) -> None:
         assert self._status is not None
@@ -393,6 +446,9 @@ class OrderSaga:
                     idempotency_key=self._key("void"),
                     order_id=order.order_id,
                     authorization_key=auth_key,
+                    authorization_ref=self._authorization.provider_ref
+                    if self._authorization
+                    else None,
                 ),
             ),
         )
@@ -408,6 +464,7 @@ class OrderSaga:
             ),
             step="authorize_payment",
         )
+        self._authorization = auth
         status.payment.authorized_cents = auth.amount_cents
 
         status.state = OrderState.RESERVING
@@ -418,7 +475,7 @@ class OrderSaga:
                 RELEASE_INVENTORY,
                 ReleaseInventoryRequest(reservation_key=reservation_key),
                 result_type=InventoryResult,
-                start_to_close_timeout=STEP_TIMEOUT,
+                start_to_close_timeout=LOCAL_STEP_TIMEOUT,
                 retry_policy=COMPENSATION_RETRY,
             ),
         )
@@ -430,7 +487,7 @@ class OrderSaga:
                     reservation_key=reservation_key, order_id=order.order_id, items=order.items
                 ),
                 result_type=InventoryResult,
-                start_to_close_timeout=STEP_TIMEOUT,
+                start_to_close_timeout=LOCAL_STEP_TIMEOUT,
                 retry_policy=STEP_RETRY,
             ),
         )
@@ -447,6 +504,7 @@ class OrderSaga:
                     idempotency_key=self._key("refund"),
                     order_id=order.order_id,
                     capture_key=capture_key,
+                    capture_ref=self._capture.provider_ref if self._capture else None,
                 ),
             ),
         )
@@ -456,9 +514,12 @@ class OrderSaga:
                 idempotency_key=capture_key,
                 order_id=order.order_id,
                 authorization_key=auth_key,
+                authorization_ref=auth.provider_ref or "",
+                amount_cents=auth.amount_cents,
             ),
             step="capture_payment",
         )
+        self._capture = capture
         status.payment.captured_cents = capture.amount_cents
 
         status.state = OrderState.CONFIRMING
@@ -493,6 +554,7 @@ class OrderSaga:
             task_queue=self._payments_queue,
             result_type=PaymentResult,
             start_to_close_timeout=STEP_TIMEOUT,
+            heartbeat_timeout=PAYMENT_HEARTBEAT_TIMEOUT,
             retry_policy=STEP_RETRY if step else COMPENSATION_RETRY,
         )
         if step is None:

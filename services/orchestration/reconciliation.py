@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
         RECONCILIATION_WORKFLOW,
         SAGA_OUTCOMES,
         SEND_NOTIFICATION,
+        DanglingAuthorization,
         LedgerSummary,
         LedgerSummaryRequest,
         NotificationKind,
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         SagaOutcomes,
         SagaOutcomesRequest,
         TaskQueue,
-        order_workflow_id,
         queue_name,
         queue_prefix_of,
     )
@@ -43,9 +43,16 @@ RETRY = RetryPolicy(
 
 @workflow.defn(name=RECONCILIATION_WORKFLOW)
 class Reconciliation:
-    """Find orphaned charges: captured for an order whose saga neither completed nor
-    refunded them (failed, terminated, timed out, missing). Sends one notice to operations
-    when it finds any. Captures younger than the grace period are left for the next run."""
+    """Find money the sagas left behind, and send one notice to operations when any is found:
+
+    - orphaned charges: a saga capture for an order whose saga neither completed nor
+      refunded it (failed, terminated, timed out, missing);
+    - dangling authorizations: money held on a card (authorized, neither captured nor
+      voided) past `authorization_max_age_minutes`, for an order whose saga is not running.
+
+    The ledger is filtered in SQL by time window; captures younger than the grace period
+    are left for the next run.
+    """
 
     @workflow.run
     async def run(self, request: ReconciliationInput) -> ReconciliationReport:
@@ -53,57 +60,87 @@ class Reconciliation:
         info = workflow.info()
         prefix = queue_prefix_of(info.task_queue)
         now = workflow.now()
-        since = (now - timedelta(hours=request.lookback_hours)).isoformat(timespec="milliseconds")
-        settled_before = (now - timedelta(minutes=request.grace_minutes)).isoformat(
-            timespec="milliseconds"
-        )
+
+        def ago(**delta: int) -> str:
+            return (now - timedelta(**delta)).isoformat(timespec="milliseconds")
+
+        settled_before = ago(minutes=request.grace_minutes)
         ledger = await workflow.execute_activity(
             LEDGER_SUMMARY,
-            LedgerSummaryRequest(since=since),
+            LedgerSummaryRequest(
+                since=ago(hours=request.lookback_hours),
+                dangling_before=ago(minutes=request.authorization_max_age_minutes),
+            ),
             task_queue=queue_name(TaskQueue.PAYMENTS, prefix=prefix),
             result_type=LedgerSummary,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
-        # Only sagas' captures (key `order-<id>:capture`), old enough, not fully refunded.
         suspects = {
             money.order_id: money
             for money in ledger.orders
-            if f"{order_workflow_id(money.order_id)}:capture" in money.capture_keys
-            and (money.first_capture_at or "") <= settled_before
+            if (money.first_capture_at or "") <= settled_before
             and money.refunded_cents < money.captured_cents
         }
+        holds = {a.order_id: a for a in ledger.open_authorizations}
         outcomes = await workflow.execute_activity(
             SAGA_OUTCOMES,
-            SagaOutcomesRequest(order_ids=sorted(suspects)),
+            SagaOutcomesRequest(order_ids=sorted(set(suspects) | set(holds))),
             result_type=SagaOutcomes,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
+        outcome_of = {o.order_id: o.outcome for o in outcomes.outcomes}
         orphaned = [
             OrphanedCharge(
-                order_id=o.order_id,
-                currency=suspects[o.order_id].currency,
-                captured_cents=suspects[o.order_id].captured_cents,
-                refunded_cents=suspects[o.order_id].refunded_cents,
-                saga_outcome=o.outcome,
+                order_id=order_id,
+                currency=money.currency,
+                captured_cents=money.captured_cents,
+                refunded_cents=money.refunded_cents,
+                saga_outcome=outcome_of.get(order_id, "missing"),
             )
-            for o in outcomes.outcomes
-            if o.outcome not in SETTLED
+            for order_id, money in sorted(suspects.items())
+            if outcome_of.get(order_id, "missing") not in SETTLED
         ]
-        report = ReconciliationReport(checked_orders=len(ledger.orders), orphaned=orphaned)
-        if orphaned:
-            workflow.logger.warning("reconciliation found %d orphaned charges", len(orphaned))
+        dangling = [
+            DanglingAuthorization(
+                order_id=order_id,
+                idempotency_key=hold.idempotency_key,
+                currency=hold.currency,
+                amount_cents=hold.amount_cents,
+                authorized_at=hold.authorized_at,
+                saga_outcome=outcome_of.get(order_id, "missing"),
+            )
+            for order_id, hold in sorted(holds.items())
+            if outcome_of.get(order_id, "missing") != "running"
+        ]
+        report = ReconciliationReport(
+            checked_orders=len(ledger.orders) + len(ledger.open_authorizations),
+            orphaned=orphaned,
+            dangling=dangling,
+        )
+        if orphaned or dangling:
+            workflow.logger.warning(
+                "reconciliation found %d orphaned charges, %d dangling authorizations",
+                len(orphaned),
+                len(dangling),
+            )
             await workflow.execute_activity(
                 SEND_NOTIFICATION,
                 NotificationRequest(
-                    dedupe_key=f"{info.workflow_id}:alert",
+                    dedupe_key=f"{info.workflow_id}:{info.run_id}:alert",
                     customer_id=OPS_RECIPIENT,
                     kind=NotificationKind.RECONCILIATION_ALERT,
                     data={
                         "orphaned": len(orphaned),
-                        "orders": ",".join(o.order_id for o in orphaned[:50]),
+                        "dangling": len(dangling),
+                        "orders": ",".join(
+                            sorted({o.order_id for o in orphaned} | {d.order_id for d in dangling})[
+                                :50
+                            ]
+                        ),
                         "amount_cents": sum(o.captured_cents - o.refunded_cents for o in orphaned),
+                        "held_cents": sum(d.amount_cents for d in dangling),
                     },
                 ),
                 task_queue=queue_name(TaskQueue.NOTIFICATIONS, prefix=prefix),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from services.contracts import TaskQueue
+from services.runtime.converter import rtw_data_converter
 
 #: The Replayer runs workflows on the task queue `replay-<build_id>`. rtw workflows derive
 #: their deployment's queue prefix from their own task queue (it must end in
@@ -24,6 +24,6 @@ def history_replayer(workflows: Sequence[type] | None = None) -> Replayer:
         workflows = WORKFLOWS
     return Replayer(
         workflows=list(workflows),
-        data_converter=pydantic_data_converter,
+        data_converter=rtw_data_converter,
         build_id=REPLAY_BUILD_ID,
     )

@@ -10,7 +10,8 @@ from temporalio.worker import Worker
 
 from services.contracts import TaskQueue
 from services.orchestration.carrier import CarrierActivities, PolicyActivities
-from services.orchestration.inventory import InventoryActivities, SqliteInventory
+from services.orchestration.claims import ClaimActivities, claims_for
+from services.orchestration.inventory import DEFAULT_CATALOG, InventoryActivities, inventory_for
 from services.orchestration.order_saga import OrderSaga
 from services.orchestration.reconciliation import Reconciliation
 from services.orchestration.saga_outcomes import ReconciliationActivities
@@ -18,6 +19,7 @@ from services.orchestration.settings import OrchestrationSettings
 from services.orchestration.shipment import Shipment
 from services.orchestration.subscription import Subscription
 from services.runtime.config import Settings
+from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
 
 #: Every workflow type this service runs.
@@ -26,25 +28,35 @@ WORKFLOWS: list[type] = [OrderSaga, Shipment, Subscription, Reconciliation]
 
 @asynccontextmanager
 async def orchestration_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
-    """A worker running the workflows and the orchestration-local activities."""
+    """A worker running the workflows and the orchestration-local activities (stock and
+    order claims in the configured database)."""
     local = OrchestrationSettings()
-    store = SqliteInventory(settings.inventory_path)
-    inventory = InventoryActivities(store=store)
-    policy = PolicyActivities(policy=local.order_policy())
-    carrier = CarrierActivities(client=client, auto_deliver=local.simulated_carrier_auto_deliver)
-    outcomes = ReconciliationActivities(client=client)
-    try:
+    async with worker_database(settings) as db:
+        stock = inventory_for(db)
+        await stock.seed(DEFAULT_CATALOG)
+        inventory = InventoryActivities(store=stock)
+        claims = ClaimActivities(store=claims_for(db))
+        policy = PolicyActivities(policy=local.order_policy())
+        carrier = CarrierActivities(
+            client=client, auto_deliver=local.simulated_carrier_auto_deliver
+        )
+        outcomes = ReconciliationActivities(client=client)
         yield Worker(
             client,
             workflows=WORKFLOWS,
             activities=[
+                claims.claim_order,
                 inventory.reserve,
                 inventory.release,
                 policy.order_policy,
                 carrier.book_shipment,
                 outcomes.saga_outcomes,
             ],
+            # An update refused by its validator is echoed back to the server in the
+            # workflow task; with the SDK's own 2 MB check on, a hostile >2 MB update fails
+            # that task twice and its caller waits 20 s (measured). Off, the server refuses
+            # the update at once (FAILED_PRECONDITION) and no task fails. rtw's workflows
+            # keep their own payloads far below the limit (bounded inputs and status).
+            disable_payload_error_limit=True,
             **worker_options(settings, TaskQueue.ORCHESTRATION),  # type: ignore[arg-type]
         )
-    finally:
-        await store.close()

@@ -1,9 +1,16 @@
-"""Payment activities: each checks the ledger, calls the provider with the same key, records."""
+"""Payment activities: check the ledger's state machine, call the provider with the same
+key, record. References to earlier movements come from the request (the saga's history)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from typing import Protocol
+import os
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -11,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from services.contracts import (
     AUTHORIZATION_MISSING,
     AUTHORIZE_PAYMENT,
+    CAPTURE_MISSING,
     CAPTURE_PAYMENT,
     CHARGE_PAYMENT,
     LEDGER_SUMMARY,
@@ -22,15 +30,25 @@ from services.contracts import (
     ChargePaymentRequest,
     LedgerSummary,
     LedgerSummaryRequest,
+    OpenAuthorization,
     OrderMoney,
     PaymentResult,
     RefundPaymentRequest,
     VoidAuthorizationRequest,
 )
-from services.payments.ledger import EntryKind, Ledger, LedgerEntry, now_iso
+from services.payments.ledger import EntryKind, Ledger, LedgerEntry, LedgerViolationError, now_iso
 from services.payments.provider import PaymentDeclinedError, PaymentProvider
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Seconds between heartbeats while a provider call is in flight (the SDK throttles them to
+#: 80 % of the activity's heartbeat timeout), so a killed worker is noticed within that timeout.
+HEARTBEAT_EVERY = 1.0
+
+#: Exit code of an injected crash (`RTW_FAULT_CRASH_AFTER_CAPTURE`).
+CRASH_EXIT_CODE = 70
 
 
 def _result(entry: LedgerEntry) -> PaymentResult:
@@ -49,6 +67,35 @@ def _noop(key: str, kind: EntryKind, currency: str = "") -> PaymentResult:
     )
 
 
+def _refused(violation: LedgerViolationError) -> ApplicationError:
+    """A state-machine violation: non-retryable, typed, the money unchanged."""
+    return ApplicationError(str(violation), type=violation.type, non_retryable=True)
+
+
+@asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    """Heartbeat in the background while the body runs (no-op outside an activity)."""
+    if not activity.in_activity():
+        yield
+        return
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY)
+            activity.heartbeat()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+async def _call(provider_call: Awaitable[T]) -> T:
+    async with _heartbeating():
+        return await provider_call
+
+
 class _Keyed(Protocol):
     """Any payment request: an idempotency key and the order it belongs to."""
 
@@ -59,54 +106,96 @@ class _Keyed(Protocol):
     def order_id(self) -> str: ...
 
 
+def _entry(
+    request: _Keyed,
+    kind: EntryKind,
+    amount_cents: int,
+    currency: str,
+    *,
+    ref: str = "",
+    parent: str | None = None,
+) -> LedgerEntry:
+    return LedgerEntry(
+        key=request.idempotency_key,
+        order_id=request.order_id,
+        kind=kind,
+        amount_cents=amount_cents,
+        currency=currency,
+        provider_ref=ref,
+        created_at=now_iso(),
+        parent_key=parent,
+    )
+
+
 class PaymentActivities:
     """Money movements, exactly once per idempotency key under retries and crashes.
 
-    Order of operations: look the key up in the ledger (done before → same answer), else
-    call the provider with the same key (it dedupes a call that happened before a crash),
-    then record. A crash between the provider call and the record is healed by the retry.
+    Order of operations: the ledger's state machine is checked first (a retry returns the
+    recorded answer, a forbidden movement fails typed and non-retryable without touching the
+    provider), then the provider is called with the same key (it dedupes a call made before
+    a crash), then the movement is recorded, re-checked atomically against racing replicas.
     """
 
-    def __init__(self, *, ledger: Ledger, provider: PaymentProvider) -> None:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        provider: PaymentProvider,
+        crash_after_capture: Path | None = None,
+    ) -> None:
         self._ledger = ledger
         self._provider = provider
+        self._crash_after_capture = crash_after_capture
 
-    async def _record(
-        self, request: _Keyed, kind: EntryKind, amount_cents: int, currency: str, ref: str
-    ) -> LedgerEntry:
-        """Record a movement under the request's idempotency key (first write wins)."""
-        return await self._ledger.record(
-            LedgerEntry(
-                key=request.idempotency_key,
-                order_id=request.order_id,
-                kind=kind,
-                amount_cents=amount_cents,
-                currency=currency,
-                provider_ref=ref,
-                created_at=now_iso(),
+    def _maybe_crash_after_capture(self) -> None:
+        """Fault injection for `rtw chaos`: die between the ledger's commit and the reply."""
+        flag = self._crash_after_capture
+        if flag is not None and flag.exists():
+            with contextlib.suppress(FileNotFoundError):
+                flag.unlink()
+                logger.warning("fault injection: exiting after a committed capture")
+                os._exit(CRASH_EXIT_CODE)
+
+    async def _preflight(self, entry: LedgerEntry) -> LedgerEntry | None:
+        try:
+            return await self._ledger.check(entry)
+        except LedgerViolationError as violation:
+            raise _refused(violation) from None
+
+    async def _record(self, entry: LedgerEntry) -> LedgerEntry:
+        try:
+            return await self._ledger.record(entry)
+        except LedgerViolationError as violation:
+            logger.error(
+                "ledger refused %s for order %s: %s", entry.kind, entry.order_id, violation
             )
-        )
+            raise _refused(violation) from None
 
     @activity.defn(name=AUTHORIZE_PAYMENT)
     async def authorize(self, request: AuthorizePaymentRequest) -> PaymentResult:
         """Hold the order total on the payment method; a decline is a business failure."""
-        if done := await self._ledger.get(request.idempotency_key):
+        planned = _entry(request, EntryKind.AUTHORIZATION, request.amount_cents, request.currency)
+        if done := await self._preflight(planned):
             return _result(done)
         try:
-            charge = await self._provider.authorize(
-                idempotency_key=request.idempotency_key,
-                payment_method=request.payment_method,
-                amount_cents=request.amount_cents,
-                currency=request.currency,
+            charge = await _call(
+                self._provider.authorize(
+                    idempotency_key=request.idempotency_key,
+                    payment_method=request.payment_method,
+                    amount_cents=request.amount_cents,
+                    currency=request.currency,
+                )
             )
         except PaymentDeclinedError as exc:
             raise ApplicationError(str(exc), type=PAYMENT_DECLINED, non_retryable=True) from exc
         entry = await self._record(
-            request,
-            EntryKind.AUTHORIZATION,
-            request.amount_cents,
-            request.currency,
-            charge.reference,
+            _entry(
+                request,
+                EntryKind.AUTHORIZATION,
+                request.amount_cents,
+                request.currency,
+                ref=charge.reference,
+            )
         )
         logger.info(
             "authorized %s %s for order %s", entry.amount_cents, entry.currency, entry.order_id
@@ -115,56 +204,133 @@ class PaymentActivities:
 
     @activity.defn(name=CAPTURE_PAYMENT)
     async def capture(self, request: CapturePaymentRequest) -> PaymentResult:
-        """Capture the full authorized amount."""
-        if done := await self._ledger.get(request.idempotency_key):
-            return _result(done)
+        """Capture the authorized amount; refused (typed) without a live authorization."""
         auth = await self._ledger.get(request.authorization_key)
-        if auth is None:
+        currency = auth.currency if auth else ""
+        planned = _entry(
+            request,
+            EntryKind.CAPTURE,
+            request.amount_cents,
+            currency,
+            parent=request.authorization_key,
+        )
+        if done := await self._preflight(planned):
+            return _result(done)
+        assert auth is not None  # the pre-flight refuses a capture without its authorization
+        if auth.provider_ref != request.authorization_ref:
             raise ApplicationError(
-                f"no authorization {request.authorization_key!r} to capture",
+                f"authorization {request.authorization_key!r} has reference "
+                f"{auth.provider_ref!r}, the saga holds {request.authorization_ref!r}",
                 type=AUTHORIZATION_MISSING,
                 non_retryable=True,
             )
-        charge = await self._provider.capture(
-            idempotency_key=request.idempotency_key, authorization_ref=auth.provider_ref
+        charge = await _call(
+            self._provider.capture(
+                idempotency_key=request.idempotency_key,
+                authorization_ref=request.authorization_ref,
+            )
         )
         entry = await self._record(
-            request, EntryKind.CAPTURE, auth.amount_cents, auth.currency, charge.reference
+            _entry(
+                request,
+                EntryKind.CAPTURE,
+                request.amount_cents,
+                auth.currency,
+                ref=charge.reference,
+                parent=request.authorization_key,
+            )
         )
+        self._maybe_crash_after_capture()
         return _result(entry)
 
     @activity.defn(name=VOID_AUTHORIZATION)
     async def void(self, request: VoidAuthorizationRequest) -> PaymentResult:
-        """Release an uncaptured authorization; no-op when none exists or it was captured."""
+        """Release an uncaptured authorization.
+
+        A no-op when the authorization never happened (no reference in the saga and none in
+        the ledger) or was captured (the refund compensates that). An authorization the saga
+        holds but the ledger lacks is refused loudly: the stores are not shared.
+        """
         if done := await self._ledger.get(request.idempotency_key):
             return _result(done)
         auth = await self._ledger.get(request.authorization_key)
         if auth is None:
-            return _noop(request.idempotency_key, EntryKind.VOID)
-        order_entries = await self._ledger.entries(order_id=request.order_id)
-        if any(e.kind is EntryKind.CAPTURE for e in order_entries):
+            if request.authorization_ref is None:
+                return _noop(request.idempotency_key, EntryKind.VOID)
+            raise ApplicationError(
+                f"the saga holds authorization {request.authorization_ref!r} but the ledger "
+                f"has no {request.authorization_key!r}: is RTW_DATABASE_URL shared?",
+                type=AUTHORIZATION_MISSING,
+                non_retryable=True,
+            )
+        children = await self._ledger.children(auth.key)
+        if any(c.kind is EntryKind.CAPTURE for c in children):
             return _noop(request.idempotency_key, EntryKind.VOID, auth.currency)
-        charge = await self._provider.void(
-            idempotency_key=request.idempotency_key, authorization_ref=auth.provider_ref
+        planned = _entry(request, EntryKind.VOID, auth.amount_cents, auth.currency, parent=auth.key)
+        if done := await self._preflight(planned):
+            return _result(done)
+        charge = await _call(
+            self._provider.void(
+                idempotency_key=request.idempotency_key, authorization_ref=auth.provider_ref
+            )
         )
         entry = await self._record(
-            request, EntryKind.VOID, auth.amount_cents, auth.currency, charge.reference
+            _entry(
+                request,
+                EntryKind.VOID,
+                auth.amount_cents,
+                auth.currency,
+                ref=charge.reference,
+                parent=auth.key,
+            )
         )
         return _result(entry)
 
     @activity.defn(name=REFUND_PAYMENT)
     async def refund(self, request: RefundPaymentRequest) -> PaymentResult:
-        """Refund the capture in full; no-op when nothing was captured."""
+        """Refund what is left of the capture; a no-op when nothing was captured."""
         if done := await self._ledger.get(request.idempotency_key):
             return _result(done)
         capture = await self._ledger.get(request.capture_key)
         if capture is None:
-            return _noop(request.idempotency_key, EntryKind.REFUND)
-        charge = await self._provider.refund(
-            idempotency_key=request.idempotency_key, capture_ref=capture.provider_ref
+            if request.capture_ref is None:
+                return _noop(request.idempotency_key, EntryKind.REFUND)
+            raise ApplicationError(
+                f"the saga holds capture {request.capture_ref!r} but the ledger has no "
+                f"{request.capture_key!r}: is RTW_DATABASE_URL shared?",
+                type=CAPTURE_MISSING,
+                non_retryable=True,
+            )
+        refunded = sum(
+            c.amount_cents
+            for c in await self._ledger.children(capture.key)
+            if c.kind is EntryKind.REFUND
+        )
+        planned = _entry(
+            request,
+            EntryKind.REFUND,
+            capture.amount_cents - refunded,
+            capture.currency,
+            parent=capture.key,
+        )
+        if planned.amount_cents == 0:
+            return _noop(request.idempotency_key, EntryKind.REFUND, capture.currency)
+        if done := await self._preflight(planned):
+            return _result(done)
+        charge = await _call(
+            self._provider.refund(
+                idempotency_key=request.idempotency_key, capture_ref=capture.provider_ref
+            )
         )
         entry = await self._record(
-            request, EntryKind.REFUND, capture.amount_cents, capture.currency, charge.reference
+            _entry(
+                request,
+                EntryKind.REFUND,
+                planned.amount_cents,
+                capture.currency,
+                ref=charge.reference,
+                parent=capture.key,
+            )
         )
         return _result(entry)
 
@@ -175,40 +341,64 @@ class PaymentActivities:
         Recorded as one capture entry under the request's key; a decline is a business
         failure and records nothing, so a later attempt (with its own key) can succeed.
         """
-        if done := await self._ledger.get(request.idempotency_key):
+        planned = _entry(request, EntryKind.CAPTURE, request.amount_cents, request.currency)
+        if done := await self._preflight(planned):
             return _result(done)
         try:
-            auth = await self._provider.authorize(
-                idempotency_key=f"{request.idempotency_key}:auth",
-                payment_method=request.payment_method,
-                amount_cents=request.amount_cents,
-                currency=request.currency,
+            auth = await _call(
+                self._provider.authorize(
+                    idempotency_key=f"{request.idempotency_key}:auth",
+                    payment_method=request.payment_method,
+                    amount_cents=request.amount_cents,
+                    currency=request.currency,
+                )
             )
         except PaymentDeclinedError as exc:
             raise ApplicationError(str(exc), type=PAYMENT_DECLINED, non_retryable=True) from exc
-        charge = await self._provider.capture(
-            idempotency_key=request.idempotency_key, authorization_ref=auth.reference
+        charge = await _call(
+            self._provider.capture(
+                idempotency_key=request.idempotency_key, authorization_ref=auth.reference
+            )
         )
         entry = await self._record(
-            request, EntryKind.CAPTURE, request.amount_cents, request.currency, charge.reference
+            _entry(
+                request,
+                EntryKind.CAPTURE,
+                request.amount_cents,
+                request.currency,
+                ref=charge.reference,
+            )
         )
         logger.info("charged %s %s for %s", entry.amount_cents, entry.currency, entry.order_id)
         return _result(entry)
 
     @activity.defn(name=LEDGER_SUMMARY)
     async def ledger_summary(self, request: LedgerSummaryRequest) -> LedgerSummary:
-        """Read-only: captured and refunded money per order id (orders with a capture)."""
+        """Read-only, in SQL: saga captures per order, and authorizations left open."""
+        totals = await self._ledger.saga_capture_totals(since=request.since)
         by_order: dict[str, OrderMoney] = {}
-        for entry in await self._ledger.entries():
-            if request.since is not None and entry.created_at < request.since:
-                continue
+        for t in totals:
             money = by_order.setdefault(
-                entry.order_id, OrderMoney(order_id=entry.order_id, currency=entry.currency)
+                t.order_id,
+                OrderMoney(
+                    order_id=t.order_id, currency=t.currency, first_capture_at=t.first_capture_at
+                ),
             )
-            if entry.kind is EntryKind.CAPTURE:
-                money.captured_cents += entry.amount_cents
-                money.capture_keys.append(entry.key)
-                money.first_capture_at = money.first_capture_at or entry.created_at
-            elif entry.kind is EntryKind.REFUND:
-                money.refunded_cents += entry.amount_cents
-        return LedgerSummary(orders=[m for m in by_order.values() if m.captured_cents])
+            money.captured_cents += t.captured_cents
+            money.refunded_cents += t.refunded_cents
+        dangling = await self._ledger.dangling_authorizations(
+            since=request.since, before=request.dangling_before
+        )
+        return LedgerSummary(
+            orders=list(by_order.values()),
+            open_authorizations=[
+                OpenAuthorization(
+                    order_id=a.order_id,
+                    idempotency_key=a.key,
+                    currency=a.currency,
+                    amount_cents=a.amount_cents,
+                    authorized_at=a.created_at,
+                )
+                for a in dangling
+            ],
+        )

@@ -1,14 +1,26 @@
-"""The payments ledger: every money movement once, keyed by a stable business key."""
+"""The payments ledger: every money movement once, and only where the money's state allows it.
+
+The port (`Ledger`), its entry model and the state machine live here; the backends
+(`SqliteLedger`, `PostgresLedger`) apply `check_transition` inside one transaction that has
+locked the parent entry, and the schema's unique indexes back the rules up.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Protocol
+
+from services.contracts import (
+    ALREADY_CAPTURED,
+    AMOUNT_EXCEEDS_AUTHORIZATION,
+    AUTHORIZATION_MISSING,
+    AUTHORIZATION_VOIDED,
+    CAPTURE_MISSING,
+    IDEMPOTENCY_CONFLICT,
+    REFUND_EXCEEDS_CAPTURE,
+)
 
 
 class EntryKind(StrEnum):
@@ -20,9 +32,18 @@ class EntryKind(StrEnum):
     REFUND = "refund"
 
 
+#: What each kind may hang off: a capture or void off an authorization, a refund off a capture.
+PARENT_KIND = {
+    EntryKind.CAPTURE: EntryKind.AUTHORIZATION,
+    EntryKind.VOID: EntryKind.AUTHORIZATION,
+    EntryKind.REFUND: EntryKind.CAPTURE,
+}
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One money movement."""
+    """One money movement; `parent_key` names the entry it acts on (none for an
+    authorization or a one-step charge)."""
 
     key: str
     order_id: str
@@ -31,45 +52,40 @@ class LedgerEntry:
     currency: str
     provider_ref: str
     created_at: str
+    parent_key: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {**asdict(self), "kind": self.kind.value}
 
-
-class Ledger(Protocol):
-    """Storage port of the payments service (SQLite here; PostgreSQL can follow)."""
-
-    async def get(self, key: str) -> LedgerEntry | None:
-        """The entry recorded under `key`, if any."""
-        ...
-
-    async def record(self, entry: LedgerEntry) -> LedgerEntry:
-        """Insert `entry` unless its key exists; return the stored entry either way."""
-        ...
-
-    async def entries(self, *, order_id: str | None = None) -> list[LedgerEntry]:
-        """Entries in insertion order, optionally for one order."""
-        ...
-
-    async def close(self) -> None:
-        """Release the storage."""
-        ...
+    def same_movement(self, other: LedgerEntry) -> bool:
+        """True when `other` records the same movement (a retry), whatever its time/ref."""
+        return (self.order_id, self.kind, self.amount_cents, self.currency, self.parent_key) == (
+            other.order_id,
+            other.kind,
+            other.amount_cents,
+            other.currency,
+            other.parent_key,
+        )
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    order_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
-    currency TEXT NOT NULL,
-    provider_ref TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ledger_order ON ledger (order_id);
-"""
+@dataclass(frozen=True)
+class OrderTotals:
+    """Saga captures and refunds of one order (reconciliation input)."""
+
+    order_id: str
+    currency: str
+    captured_cents: int
+    refunded_cents: int
+    first_capture_at: str
+
+
+class LedgerViolationError(Exception):
+    """A movement the money's state forbids; `type` is the business error type."""
+
+    def __init__(self, type_: str, message: str) -> None:
+        super().__init__(message)
+        self.type = type_
 
 
 def now_iso() -> str:
@@ -77,71 +93,114 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class SqliteLedger:
-    """A ledger in one SQLite file (WAL), safe for several worker processes on one host."""
+def check_transition(
+    entry: LedgerEntry,
+    *,
+    existing: LedgerEntry | None,
+    parent: LedgerEntry | None,
+    siblings: list[LedgerEntry],
+) -> LedgerEntry | None:
+    """The ledger's state machine. Returns the stored entry when `entry` repeats it (an
+    idempotent retry), None when `entry` may be recorded; raises `LedgerViolationError` otherwise.
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._lock = asyncio.Lock()
-
-    @staticmethod
-    def _row(row: tuple[Any, ...]) -> LedgerEntry:
-        key, order_id, kind, amount, currency, ref, created = row
-        return LedgerEntry(key, order_id, EntryKind(kind), amount, currency, ref, created)
-
-    def _get(self, key: str) -> LedgerEntry | None:
-        row = self._db.execute(
-            "SELECT key, order_id, kind, amount_cents, currency, provider_ref, created_at "
-            "FROM ledger WHERE key = ?",
-            (key,),
-        ).fetchone()
-        return self._row(row) if row else None
-
-    def _record(self, e: LedgerEntry) -> LedgerEntry:
-        self._db.execute(
-            "INSERT OR IGNORE INTO ledger "
-            "(key, order_id, kind, amount_cents, currency, provider_ref, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                e.key,
-                e.order_id,
-                e.kind.value,
-                e.amount_cents,
-                e.currency,
-                e.provider_ref,
-                e.created_at,
-            ),
+    `parent` is the entry `entry.parent_key` names, `siblings` every entry already hanging
+    off that parent.
+    """
+    if existing is not None:
+        if existing.same_movement(entry):
+            return existing
+        raise LedgerViolationError(
+            IDEMPOTENCY_CONFLICT,
+            f"key {entry.key!r} already records {existing.kind.value} of "
+            f"{existing.amount_cents} {existing.currency} for order {existing.order_id}",
         )
-        stored = self._get(e.key)
-        assert stored is not None
-        return stored
-
-    def _entries(self, order_id: str | None) -> list[LedgerEntry]:
-        sql = (
-            "SELECT key, order_id, kind, amount_cents, currency, provider_ref, created_at "
-            "FROM ledger"
+    if entry.parent_key is None:
+        if entry.kind in (EntryKind.VOID, EntryKind.REFUND):
+            raise LedgerViolationError(
+                AUTHORIZATION_MISSING if entry.kind is EntryKind.VOID else CAPTURE_MISSING,
+                f"a {entry.kind.value} must name what it reverses",
+            )
+        return None
+    wanted = PARENT_KIND.get(entry.kind)
+    if parent is None or parent.kind is not wanted:
+        missing = CAPTURE_MISSING if wanted is EntryKind.CAPTURE else AUTHORIZATION_MISSING
+        raise LedgerViolationError(
+            missing, f"no {wanted.value if wanted else 'parent'} {entry.parent_key!r} in the ledger"
         )
-        params: tuple[str, ...] = ()
-        if order_id is not None:
-            sql, params = sql + " WHERE order_id = ?", (order_id,)
-        return [self._row(r) for r in self._db.execute(sql + " ORDER BY seq", params)]
+    if parent.order_id != entry.order_id or parent.currency != entry.currency:
+        raise LedgerViolationError(
+            IDEMPOTENCY_CONFLICT,
+            f"{entry.parent_key!r} belongs to order {parent.order_id} in {parent.currency}",
+        )
+    kinds = [s.kind for s in siblings]
+    if entry.kind is EntryKind.CAPTURE:
+        if EntryKind.VOID in kinds:
+            raise LedgerViolationError(
+                AUTHORIZATION_VOIDED, f"authorization {parent.key!r} was voided; cannot capture"
+            )
+        if EntryKind.CAPTURE in kinds:
+            raise LedgerViolationError(
+                ALREADY_CAPTURED, f"authorization {parent.key!r} is already captured"
+            )
+        if entry.amount_cents > parent.amount_cents:
+            raise LedgerViolationError(
+                AMOUNT_EXCEEDS_AUTHORIZATION,
+                f"capture of {entry.amount_cents} exceeds the authorized {parent.amount_cents}",
+            )
+    elif entry.kind is EntryKind.VOID:
+        if EntryKind.CAPTURE in kinds:
+            raise LedgerViolationError(
+                ALREADY_CAPTURED, f"authorization {parent.key!r} is captured; refund instead"
+            )
+        if EntryKind.VOID in kinds:
+            raise LedgerViolationError(
+                AUTHORIZATION_VOIDED, f"authorization {parent.key!r} is already voided"
+            )
+    elif entry.kind is EntryKind.REFUND:
+        refunded = sum(s.amount_cents for s in siblings if s.kind is EntryKind.REFUND)
+        if refunded + entry.amount_cents > parent.amount_cents:
+            raise LedgerViolationError(
+                REFUND_EXCEEDS_CAPTURE,
+                f"refund of {entry.amount_cents} exceeds what is left of capture "
+                f"{parent.key!r} ({parent.amount_cents - refunded})",
+            )
+    return None
+
+
+class Ledger(Protocol):
+    """Storage port of the payments service (`SqliteLedger`, `PostgresLedger`)."""
 
     async def get(self, key: str) -> LedgerEntry | None:
-        async with self._lock:
-            return await asyncio.to_thread(self._get, key)
+        """The entry recorded under `key`, if any."""
+        ...
+
+    async def check(self, entry: LedgerEntry) -> LedgerEntry | None:
+        """`check_transition` against the stored state, without writing."""
+        ...
 
     async def record(self, entry: LedgerEntry) -> LedgerEntry:
-        async with self._lock:
-            return await asyncio.to_thread(self._record, entry)
+        """Record `entry` atomically if the state machine allows it; return the stored
+        entry (the earlier one for a retry). Raises `LedgerViolationError` otherwise."""
+        ...
 
-    async def entries(self, *, order_id: str | None = None) -> list[LedgerEntry]:
-        async with self._lock:
-            return await asyncio.to_thread(self._entries, order_id)
+    async def children(self, parent_key: str) -> list[LedgerEntry]:
+        """Entries that act on `parent_key`, oldest first."""
+        ...
+
+    async def entries(
+        self, *, order_id: str | None = None, since: str | None = None, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        """Entries oldest first, filtered by order and/or creation time (ISO 8601)."""
+        ...
+
+    async def saga_capture_totals(self, *, since: str) -> list[OrderTotals]:
+        """Per order with a saga capture since `since`: captured and refunded totals."""
+        ...
+
+    async def dangling_authorizations(self, *, since: str, before: str) -> list[LedgerEntry]:
+        """Authorizations created in [since, before) neither captured nor voided."""
+        ...
 
     async def close(self) -> None:
-        async with self._lock:
-            self._db.close()
+        """Release the storage."""
+        ...

@@ -10,19 +10,31 @@ from temporalio.worker import Worker
 
 from services.contracts import TaskQueue
 from services.payments.activities import PaymentActivities
-from services.payments.ledger import SqliteLedger
+from services.payments.ledger import Ledger
+from services.payments.ledger_postgres import PostgresLedger
+from services.payments.ledger_sqlite import SqliteLedger
 from services.payments.provider import SimulatedProvider
 from services.runtime.config import Settings
+from services.runtime.database import Database, PostgresDatabase
+from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
+
+
+def ledger_for(db: Database) -> Ledger:
+    """The ledger backend of the configured database."""
+    return PostgresLedger(db) if isinstance(db, PostgresDatabase) else SqliteLedger(db)
 
 
 @asynccontextmanager
 async def payments_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
-    """A worker running the payment activities, owning its ledger connection."""
-    ledger = SqliteLedger(settings.ledger_path)
-    provider = SimulatedProvider(latency_ms=settings.payments_provider_latency_ms)
-    activities = PaymentActivities(ledger=ledger, provider=provider)
-    try:
+    """A worker running the payment activities over the configured ledger."""
+    async with worker_database(settings) as db:
+        provider = SimulatedProvider(latency_ms=settings.payments_provider_latency_ms)
+        activities = PaymentActivities(
+            ledger=ledger_for(db),
+            provider=provider,
+            crash_after_capture=settings.fault_crash_after_capture,
+        )
         yield Worker(
             client,
             activities=[
@@ -35,5 +47,3 @@ async def payments_worker(client: Client, settings: Settings) -> AsyncIterator[W
             ],
             **worker_options(settings, TaskQueue.PAYMENTS),  # type: ignore[arg-type]
         )
-    finally:
-        await ledger.close()

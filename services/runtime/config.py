@@ -130,6 +130,39 @@ class WorkerTuning(BaseSettings):
     )
 
 
+class DatabaseSettings(BaseSettings):
+    """Where workers keep state (ledger, stock, order claims, outbox).
+
+    `RTW_DATABASE_URL` (`postgresql://user@host:5432/rtw`) selects the PostgreSQL that every
+    replica of every queue shares; unset keeps SQLite under `RTW_DATA_DIR` (one host only).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RTW_DATABASE_", extra="ignore")
+
+    url: SecretStr | None = Field(
+        default=None, description="postgresql://… of the shared database; unset: local SQLite"
+    )
+    password_file: Path | None = Field(
+        default=None, description="file holding the password (a mounted Secret)"
+    )
+    pool_size: int = Field(default=10, gt=0, le=100, description="connections per process")
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _check_url(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if not isinstance(raw, str) or not raw.startswith(("postgresql://", "postgres://")):
+            raise ValueError("RTW_DATABASE_URL must start with postgresql://")
+        return value
+
+    @property
+    def shared(self) -> bool:
+        """True when state is in the shared PostgreSQL."""
+        return self.url is not None
+
+
 class Settings(BaseSettings):
     """Everything one rtw process needs; build once, pass in."""
 
@@ -138,8 +171,11 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     tuning: WorkerTuning = Field(default_factory=WorkerTuning)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
 
-    data_dir: Path = Field(default=Path(".rtw"), description="local state: ledger, outbox, db")
+    data_dir: Path = Field(
+        default=Path(".rtw"), description="local files: the SQLite stores when no database URL"
+    )
     health_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     log_format: LogFormat = LogFormat.CONSOLE
@@ -158,25 +194,15 @@ class Settings(BaseSettings):
     payments_provider_latency_ms: int = Field(
         default=0, ge=0, description="simulated network latency of the stand-in payment provider"
     )
+    fault_crash_after_capture: Path | None = Field(
+        default=None,
+        description="fault injection (rtw chaos): while this file exists, the next payments "
+        "worker to commit a capture deletes it and dies before the activity returns",
+    )
 
     def queue_name(self, queue: TaskQueue) -> str:
         """The configured task-queue name for a service."""
         return queue_name(queue, prefix=self.queue_prefix)
-
-    @property
-    def ledger_path(self) -> Path:
-        """SQLite file of the payments ledger."""
-        return self.data_dir / "ledger.sqlite3"
-
-    @property
-    def inventory_path(self) -> Path:
-        """SQLite file of the inventory store."""
-        return self.data_dir / "inventory.sqlite3"
-
-    @property
-    def outbox_path(self) -> Path:
-        """JSON-lines outbox of the default notification channel."""
-        return self.data_dir / "outbox.jsonl"
 
 
 def load_settings() -> Settings:

@@ -20,7 +20,6 @@ from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import PayloadConverter
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.plugin import SimplePlugin
@@ -36,6 +35,8 @@ from temporalio.worker import (
     WorkflowRunner,
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from services.runtime.converter import rtw_data_converter
 
 PLUGIN_NAME = "rtw.RtwPlugin"
 
@@ -277,7 +278,7 @@ class RtwPlugin(SimplePlugin):
         chain += [BusinessContextInterceptor(tracing=tracing), *interceptors]
         super().__init__(
             PLUGIN_NAME,
-            data_converter=pydantic_data_converter,
+            data_converter=rtw_data_converter,
             interceptors=chain,
             workflow_runner=sandbox_passthrough(tracing=tracing),
         )

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from services.contracts import TaskQueue
 from services.runtime.config import Settings
 from services.runtime.connection import connect
+from services.runtime.database import DatabaseError
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.telemetry import Telemetry, start_telemetry
 
@@ -139,7 +140,13 @@ class WorkerHost:
             logger.error("cannot connect to Temporal: %s", exc)
             return 1
 
-        async with self._factory(client, self._settings) as worker:
+        async with contextlib.AsyncExitStack() as resources:
+            try:
+                worker = await resources.enter_async_context(self._factory(client, self._settings))
+            except DatabaseError as exc:
+                self.health.mark_fatal(str(exc))
+                logger.error("cannot start the %s worker: %s", self._queue.value, exc)
+                return 1
             running = asyncio.create_task(worker.run())
             self.health.mark_ready()
             logger.info(

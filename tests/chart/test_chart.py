@@ -259,6 +259,7 @@ def test_workerdefaults_apply_and_workers_override(helm: str) -> None:
                 "workerDefaults.nodeSelector.pool=workers",
                 "workers.payments.replicaCount=0",
                 "workers.payments.podDisruptionBudget.enabled=false",
+                "database.allowPodLocal=true",
             ],
         )
     )
@@ -276,10 +277,11 @@ def test_workerdefaults_apply_and_workers_override(helm: str) -> None:
 
 
 def test_pod_security_restricted_everywhere(rendered: dict[str, list[Manifest]]) -> None:
-    seen_test_job = False
+    seen_jobs: set[str] = set()
     for name, objs in rendered.items():
         for where, pod in pod_specs(objs):
-            seen_test_job |= where.startswith("Job/")
+            job = where.removeprefix(f"Job/{RELEASE}-rtw-") if where.startswith("Job/") else None
+            seen_jobs |= {job} if job else set()
             ctx = pod["securityContext"]
             assert ctx["runAsNonRoot"] is True, (name, where)
             assert ctx["runAsUser"] >= 10000, (name, where)
@@ -297,8 +299,10 @@ def test_pod_security_restricted_everywhere(rendered: dict[str, list[Manifest]])
                 assert sc["seccompProfile"]["type"] == "RuntimeDefault", (name, where)
                 assert "limits" in container["resources"], (name, where)
                 mounts = {m["mountPath"] for m in container["volumeMounts"]}
-                assert {"/tmp", "/var/lib/rtw"} <= mounts, (name, where)
-    assert seen_test_job
+                # The migrate Job keeps no local state: it only needs /tmp.
+                needed = {"/tmp"} if job == "migrate" else {"/tmp", "/var/lib/rtw"}
+                assert needed <= mounts, (name, where)
+    assert seen_jobs == {"test", "migrate"}
 
 
 def test_dedicated_service_account_without_token(default: list[Manifest]) -> None:
@@ -323,22 +327,27 @@ def test_network_policy_default(default: list[Manifest]) -> None:
 
 def test_network_policy_follows_endpoints(rendered: dict[str, list[Manifest]]) -> None:
     objs = rendered["ci/selfhosted-hpa-values.yaml"]
-    (np,) = [o for o in objs if o["kind"] == "NetworkPolicy"]
-    dns, temporal, otlp = np["spec"]["egress"]
+    np = by_kind(objs, "NetworkPolicy")[f"{RELEASE}-rtw"]
+    dns, temporal, otlp, database = np["spec"]["egress"]
     assert temporal["ports"] == [{"port": 7233, "protocol": "TCP"}]
     assert temporal["to"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "temporal"
     }
     assert otlp["ports"] == [{"port": 443, "protocol": "TCP"}]  # https:// without a port
     assert otlp["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
+    assert database["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    assert database["to"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "postgres"
+    }
     assert "to" not in dns
     assert np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]
     cloud = rendered["ci/cloud-keda-values.yaml"]
-    (np,) = [o for o in cloud if o["kind"] == "NetworkPolicy"]
+    np = by_kind(cloud, "NetworkPolicy")[f"{RELEASE}-rtw"]
     assert sorted(p["port"] for r in np["spec"]["egress"] for p in r["ports"]) == [
         53,
         53,
         4317,
+        5432,
         7233,
     ]
 
@@ -428,7 +437,11 @@ def test_keda_scaled_object_targets_the_right_queue(rendered: dict[str, list[Man
 
 
 def test_keda_orchestration_counts_workflow_backlog(helm: str) -> None:
-    sets = ["workers.orchestration.keda.enabled=true", "queuePrefix=staging-"]
+    sets = [
+        "workers.orchestration.keda.enabled=true",
+        "queuePrefix=staging-",
+        "database.existingSecret=rtw-db",
+    ]
     objs = load(render(helm, sets=sets))
     (so,) = by_kind(objs, "ScaledObject").values()
     meta = so["spec"]["triggers"][0]["metadata"]
@@ -493,11 +506,219 @@ def test_bad_connection_values_fail(helm: str, sets: list[str], message: str) ->
     assert message in result.stderr
 
 
+# --- database --------------------------------------------------------------------------------
+
+DB_CASE = "ci/database-values.yaml"
+SCALED_WITHOUT_DATABASE = [
+    (["workers.payments.replicaCount=2"], "workers.payments: replicaCount is 2"),
+    (
+        ["workers.payments.autoscaling.enabled=true"],
+        "workers.payments: autoscaling.enabled is true",
+    ),
+    (["workers.orchestration.keda.enabled=true"], "workers.orchestration: keda.enabled is true"),
+]
+SCALED_IDS = ["replicaCount", "hpa", "keda"]
+
+
+def _database_env(secret: str, key: str) -> list[Manifest]:
+    ref = {"secretKeyRef": {"name": secret, "key": key}}
+    return [{"name": "RTW_DATABASE_URL", "valueFrom": ref}]
+
+
+def _migrate_job(objs: list[Manifest]) -> Manifest:
+    job: Manifest = by_kind(objs, "Job")["migrate"]
+    return job
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in [str(k), *_strings(v)]]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_every_worker_reads_the_database_url_from_the_secret(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    objs = rendered[DB_CASE]
+    workers = _workers(objs)
+    assert set(workers) == set(QUEUES)
+    for queue, dep in workers.items():
+        container = _container(dep)
+        assert container["env"] == _database_env("rtw-db", "uri"), queue
+        assert "RTW_DATABASE_URL" not in env_of(objs, queue)  # never in the ConfigMap
+        assert dep["spec"]["replicas"] == 2
+    # Every rendering with a database gives it to every worker; without one, no worker has it.
+    for name, objs in rendered.items():
+        has_db = "migrate" in by_kind(objs, "Job")
+        for queue, dep in _workers(objs).items():
+            assert ("env" in _container(dep)) == has_db, (name, queue)
+    assert "migrate" in by_kind(rendered["examples/scale-payments.yaml"], "Job")
+
+
+def test_secrets_in_env_are_only_the_database_url(rendered: dict[str, list[Manifest]]) -> None:
+    """checkov's CKV_K8S_35 is skipped for RTW_DATABASE_URL alone; hold every other secret to it."""
+    for name, objs in rendered.items():
+        for where, pod in pod_specs(objs):
+            for container in pod["containers"]:
+                for var in container.get("env", []):
+                    if "valueFrom" in var:
+                        assert var["name"] == "RTW_DATABASE_URL", (name, where, var)
+                        assert set(var["valueFrom"]) == {"secretKeyRef"}, (name, where)
+
+
+def test_no_database_url_in_values_or_rendered_config(
+    rendered_text: dict[str, str],
+) -> None:
+    url = re.compile(r"postgres(ql)?://", re.IGNORECASE)
+    for path in [CHART / "values.yaml", *CI_FILES, *EXAMPLE_FILES]:
+        values = yaml.safe_load(path.read_text()) or {}  # comments may show a URL; values never
+        assert not [s for s in _strings(values) if url.search(s)], _case(path)
+        assert "url" not in (values.get("database") or {}), _case(path)
+    for name, text in rendered_text.items():
+        assert not url.search(text), name
+
+
+def test_migrate_hook_job(rendered: dict[str, list[Manifest]]) -> None:
+    objs = rendered[DB_CASE]
+    job = _migrate_job(objs)
+    assert job["metadata"]["name"] == f"{RELEASE}-rtw-migrate"
+    assert job["metadata"]["annotations"] == {
+        "helm.sh/hook": "pre-install,pre-upgrade",
+        "helm.sh/hook-weight": "-5",
+        "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded",
+    }
+    assert (job["spec"]["backoffLimit"], job["spec"]["activeDeadlineSeconds"]) == (1, 120)
+    pod = job["spec"]["template"]["spec"]
+    assert component(job["spec"]["template"]) == "migrate"
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    assert container["args"] == ["db", "migrate"]
+    assert "command" not in container  # the image's entrypoint is `rtw`
+    worker = _workers(objs)["payments"]["spec"]["template"]["spec"]
+    assert container["image"] == worker["containers"][0]["image"]
+    assert container["env"][0] == _database_env("rtw-db", "uri")[0]
+    assert {e["name"] for e in container["env"]} == {
+        "RTW_DATABASE_URL",
+        "RTW_LOG_FORMAT",
+        "RTW_LOG_LEVEL",
+    }
+    assert container["resources"]["limits"] == {"cpu": "200m", "memory": "128Mi"}
+    # Same restricted contexts as the workers, read-only root with a /tmp emptyDir only.
+    assert pod["securityContext"] == worker["securityContext"]
+    assert container["securityContext"] == worker["containers"][0]["securityContext"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    # An existing ServiceAccount (create=false) is used; no token either way.
+    assert pod["serviceAccountName"] == "rtw-workers" == worker["serviceAccountName"]
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_migrate_hook_runs_before_the_release_service_account_exists(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    """Pre-install hooks run before the chart's own ServiceAccount is created: use `default`."""
+    objs = rendered["examples/temporal-cloud.yaml"]
+    (sa,) = [o for o in objs if o["kind"] == "ServiceAccount"]
+    pod = _migrate_job(objs)["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "default" != sa["metadata"]["name"]
+    assert pod["automountServiceAccountToken"] is False
+    for dep in _workers(objs).values():
+        assert dep["spec"]["template"]["spec"]["serviceAccountName"] == sa["metadata"]["name"]
+
+
+def test_migrate_hook_gets_its_own_network_policy(rendered: dict[str, list[Manifest]]) -> None:
+    objs = rendered[DB_CASE]
+    policies = by_kind(objs, "NetworkPolicy")
+    release, hook = policies[f"{RELEASE}-rtw"], policies["migrate"]
+    peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "postgres"}}}]
+    # The release policy lets every pod reach the database port, only towards databaseTo.
+    assert {"ports": [{"port": 6432, "protocol": "TCP"}], "to": peers} in release["spec"]["egress"]
+    # The hook policy exists before the Job (lower weight) and goes with it.
+    annotations = hook["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    job_weight = _migrate_job(objs)["metadata"]["annotations"]["helm.sh/hook-weight"]
+    assert int(annotations["helm.sh/hook-weight"]) < int(job_weight)
+    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    spec = hook["spec"]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "migrate"
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in spec  # nothing may connect to it
+    dns, database = spec["egress"]
+    assert sorted(p["port"] for p in dns["ports"]) == [53, 53]
+    assert database == {"ports": [{"port": 6432, "protocol": "TCP"}], "to": peers}
+
+
+@pytest.mark.parametrize(
+    ("sets", "jobs", "policies"),
+    [
+        ([], set(), {f"{RELEASE}-rtw"}),
+        (["database.existingSecret=rtw-db"], {"migrate"}, {f"{RELEASE}-rtw", "migrate"}),
+        (
+            ["database.existingSecret=rtw-db", "database.migrate.enabled=false"],
+            set(),
+            {f"{RELEASE}-rtw"},
+        ),
+        (["database.existingSecret=rtw-db", "networkPolicy.enabled=false"], {"migrate"}, set()),
+    ],
+    ids=["no-database", "database", "migrate-off", "no-networkpolicy"],
+)
+def test_migrate_objects_only_with_a_database(
+    helm: str, sets: list[str], jobs: set[str], policies: set[str]
+) -> None:
+    objs = load(render(helm, sets=[*sets, "tests.enabled=false"]))
+    assert set(by_kind(objs, "Job")) == jobs
+    assert set(by_kind(objs, "NetworkPolicy")) == policies
+    with_db = bool(sets)
+    for dep in _workers(objs).values():
+        assert (_container(dep).get("env") == _database_env("rtw-db", "database-url")) == with_db
+        # The data emptyDir stays: SQLite state without a database, scratch space with one.
+        volumes = {v["name"] for v in dep["spec"]["template"]["spec"]["volumes"]}
+        assert "data" in volumes
+
+
+@pytest.mark.parametrize(("sets", "where"), SCALED_WITHOUT_DATABASE, ids=SCALED_IDS)
+def test_scaling_without_a_database_fails(helm: str, sets: list[str], where: str) -> None:
+    result = template(helm, sets=sets)
+    assert result.returncode != 0
+    assert where in result.stderr
+    assert (
+        "database.existingSecret (a Secret with a postgresql:// URL) or "
+        "database.allowPodLocal=true for a demo (each pod then keeps its own ledger, stock and "
+        "outbox)"
+    ) in result.stderr
+
+
+@pytest.mark.parametrize(("sets", "where"), SCALED_WITHOUT_DATABASE, ids=SCALED_IDS)
+def test_allow_pod_local_renders_scaled_workers(helm: str, sets: list[str], where: str) -> None:
+    objs = load(render(helm, sets=[*sets, "database.allowPodLocal=true"]))
+    assert "migrate" not in by_kind(objs, "Job")
+    assert all("env" not in _container(d) for d in _workers(objs).values())
+    with_db = load(render(helm, sets=[*sets, "database.existingSecret=rtw-db"]))
+    assert "migrate" in by_kind(with_db, "Job")
+
+
+def test_notes_say_where_state_lives(helm: str) -> None:
+    args = ("install", RELEASE, str(CHART), "--dry-run=client", "-n", NAMESPACE)
+    local = run_helm(helm, *args)
+    assert local.returncode == 0, local.stderr
+    assert "State: pod-local SQLite" in local.stdout
+    assert "WARNING: each pod keeps its own ledger" in local.stdout
+    shared = run_helm(helm, *args, sets=["database.existingSecret=rtw-db"])
+    assert shared.returncode == 0, shared.stderr
+    assert 'State: shared PostgreSQL (RTW_DATABASE_URL from Secret "rtw-db"' in shared.stdout
+    assert "rtw db migrate" in shared.stdout
+    assert "WARNING" not in shared.stdout
+
+
 # --- helm test -------------------------------------------------------------------------------
 
 
 def test_helm_test_job_runs_one_saga(default: list[Manifest]) -> None:
     (job,) = [o for o in default if o["kind"] == "Job"]
+    assert component(job) == "test"
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "test"
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
@@ -516,7 +737,7 @@ def test_helm_test_job_runs_one_saga(default: list[Manifest]) -> None:
 
 def test_helm_test_job_gets_the_same_credentials(rendered: dict[str, list[Manifest]]) -> None:
     objs = rendered["ci/cloud-keda-values.yaml"]
-    (job,) = [o for o in objs if o["kind"] == "Job"]
+    job = by_kind(objs, "Job")["test"]
     pod = job["spec"]["template"]["spec"]
     worker = _workers(objs)["payments"]["spec"]["template"]["spec"]
     secret_vols = [v for v in pod["volumes"] if "secret" in v]
@@ -537,6 +758,9 @@ def test_helm_test_job_gets_the_same_credentials(rendered: dict[str, list[Manife
         ("workers.paymnets.enabled=false", "workers", "paymnets"),
         ("workers.payments.keda.targetQueSize=3", "workers/payments/keda", "targetQueSize"),
         ("temporal.tls.enable=true", "temporal/tls", "enable"),
+        # The database URL may hold a password: it only ever comes from a Secret.
+        ("database.url=postgresql://rtw@db:5432/rtw", "database", "url"),
+        ("database.migrate.enable=false", "database/migrate", "enable"),
     ],
 )
 def test_schema_rejects_typos(helm: str, setting: str, parent: str, bad_key: str) -> None:
@@ -743,7 +967,7 @@ def test_every_value_is_documented() -> None:
     text = (CHART / "values.yaml").read_text()
     values = yaml.safe_load(text)
     readme = (CHART / "README.md").read_text()
-    for section in ("image", "temporal", "otel", "networkPolicy", "metrics", "tests"):
+    for section in ("image", "temporal", "otel", "database", "networkPolicy", "metrics", "tests"):
         for key in values[section]:
             if isinstance(values[section][key], dict) and values[section][key]:
                 continue

@@ -62,6 +62,50 @@ def test_one_worker_service_per_queue_from_one_image(compose: dict[str, Any]) ->
         assert worker["depends_on"]["temporal"]["condition"] == "service_healthy"
 
 
+DATABASE_URL = re.compile(r"postgresql://[^@/]+@postgresql:5432/rtw")
+
+
+def test_workers_share_the_rtw_database_after_migrating(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in [queue.value for queue in TaskQueue] + ["rtw-cli"]:
+        service = services[name]
+        assert DATABASE_URL.fullmatch(service["environment"]["RTW_DATABASE_URL"]), name
+        migrate = service["depends_on"]["rtw-migrate"]
+        assert migrate["condition"] == "service_completed_successfully", name
+        # State lives in PostgreSQL now: no per-worker data volume (nor the ledger mount).
+        assert "volumes" not in service, name
+    assert set(compose["volumes"]) == {"postgresql-data"}
+
+
+def test_rtw_migrate_applies_the_schema_once_the_database_exists(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    migrate = services["rtw-migrate"]
+    assert migrate["command"] == ["db", "migrate"]  # the image's entrypoint is `rtw`
+    assert migrate["image"] == "${RTW_IMAGE}"
+    assert (
+        migrate["environment"]["RTW_DATABASE_URL"]
+        == (services["payments"]["environment"]["RTW_DATABASE_URL"])
+    )
+    assert migrate["restart"] == "no"
+    assert migrate["depends_on"] == {
+        "rtw-db-create": {"condition": "service_completed_successfully"}
+    }
+    create = services["rtw-db-create"]
+    assert create["image"] == services["postgresql"]["image"]  # its psql/createdb, no init script
+    assert create["depends_on"] == {"postgresql": {"condition": "service_healthy"}}
+    script = create["command"][-1]
+    assert "createdb rtw" in script
+    assert "datname = 'rtw'" in script  # only when missing: reruns succeed
+    env = create["environment"]
+    postgres_env = services["postgresql"]["environment"]
+    assert (env["PGUSER"], env["PGPASSWORD"]) == (
+        postgres_env["POSTGRES_USER"],
+        postgres_env["POSTGRES_PASSWORD"],
+    )
+    # Temporal keeps the image's default database; ours is a separate one.
+    assert "POSTGRES_DB" not in postgres_env
+
+
 def test_start_up_is_ordered_by_health_not_by_guesswork(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["temporal"]["depends_on"]["postgresql"]["condition"] == "service_healthy"

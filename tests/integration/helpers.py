@@ -117,10 +117,13 @@ class WorkerStack:
         """Where this stack's sagas run."""
         return f"{self.prefix}{TaskQueue.ORCHESTRATION.value}"
 
-    def outbox(self) -> list[dict[str, Any]]:
-        """Every notification this stack delivered."""
-        path = self.data_dir / "outbox.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    async def outbox(self, order_id: str | None = None) -> list[dict[str, Any]]:
+        """Notifications this stack stored, read with `rtw notifications outbox`."""
+        args = ["--order-id", order_id] if order_id else []
+        result = await rtw("notifications", "outbox", *args, "--json", env=self.env)
+        assert result.code == 0, result.stderr
+        messages: list[dict[str, Any]] = result.json()
+        return messages
 
     async def ledger_kinds(self, order_id: str) -> list[str]:
         """Kinds of the ledger entries of one order, read with `rtw payments ledger`."""

@@ -258,7 +258,7 @@ async def test_lost_parcel_is_refunded_with_a_notice(
     assert result.state is OrderState.COMPENSATED
     assert result.compensations_run == ["refund_payment", "notify_failure"]
     assert await stack.ledger_kinds(order_id) == ["authorization", "capture", "refund"]
-    notices = [m for m in stack.outbox() if m["order_id"] == order_id]
+    notices = [m for m in await stack.outbox() if m["order_id"] == order_id]
     assert [m["kind"] for m in notices] == ["order_confirmed", "order_failed"]
     assert notices[-1]["data"]["reason"] == "ShipmentLost"
 
@@ -368,6 +368,6 @@ async def test_reconciliation_reports_an_orphaned_charge_and_alerts(
         ("terminated", 3000, 0)
     ]
     assert report.alert_sent
-    alerts = [m for m in stack.outbox() if m["kind"] == "reconciliation_alert"]
+    alerts = [m for m in await stack.outbox() if m["kind"] == "reconciliation_alert"]
     assert alerts
     assert order_id in alerts[-1]["data"]["orders"]

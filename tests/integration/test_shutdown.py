@@ -14,7 +14,8 @@ from temporalio.client import Client
 
 from services.contracts import AUTHORIZE_PAYMENT, OrderInput, OrderState, TaskQueue
 from services.orchestration.client import start_order
-from services.payments.ledger import SqliteLedger
+from services.payments import ledger_for
+from services.runtime.database import SqliteDatabase
 from services.runtime.devserver import DevServer, free_port
 from services.runtime.local_stack import LocalStack, WorkerProcess
 from tests.integration.helpers import order_json, wait_for_started_activity
@@ -67,11 +68,12 @@ async def test_sigterm_lets_the_in_flight_payment_finish_and_exits_zero(
         code = await asyncio.wait_for(payments.process.wait(), 30)
         assert code == 0
 
-        ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+        db = SqliteDatabase(tmp_path / "rtw.sqlite3")
+        await db.open()
         try:
-            entries = await ledger.entries(order_id=order.order_id)
+            entries = await ledger_for(db).entries(order_id=order.order_id)
         finally:
-            await ledger.close()
+            await db.close()
         assert [e.kind.value for e in entries] == ["authorization"], (
             "the in-flight authorization must have finished before the worker exited"
         )

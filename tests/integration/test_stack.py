@@ -68,10 +68,7 @@ async def test_order_completes_through_cli_with_money_and_mail_once(
     ]
     assert status.json()["shipment"]["state"] == "delivered"  # by the simulated carrier
     assert await stack.ledger_kinds(order_id) == ["authorization", "capture"]
-    outbox = [
-        json.loads(line) for line in (stack.data_dir / "outbox.jsonl").read_text().splitlines()
-    ]
-    mine = [m for m in outbox if m["order_id"] == order_id]
+    mine = await stack.outbox(order_id)
     assert [m["kind"] for m in mine] == ["order_confirmed"]
 
 

@@ -1,13 +1,14 @@
-"""The outbox channel delivers each dedupe key once, across retries and processes."""
+"""The outbox stores each dedupe key once, across retries and replicas, on both backends."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
 
 from temporalio.testing import ActivityEnvironment
 
 from services.contracts import NotificationKind, NotificationRequest
-from services.notifications import NotificationActivities, OutboxChannel
+from services.notifications import NotificationActivities, outbox_for
+from services.runtime.database import Database
 
 MESSAGE = NotificationRequest(
     dedupe_key="order-o-1:order_confirmed",
@@ -18,8 +19,8 @@ MESSAGE = NotificationRequest(
 )
 
 
-async def test_retried_send_is_delivered_once(data_dir: Path) -> None:
-    channel = OutboxChannel(data_dir / "outbox.jsonl")
+async def test_retried_send_is_delivered_once(database: Database) -> None:
+    channel = outbox_for(database)
     send = NotificationActivities(channel=channel).send
     env = ActivityEnvironment()
 
@@ -28,28 +29,31 @@ async def test_retried_send_is_delivered_once(data_dir: Path) -> None:
 
     assert not first.duplicate
     assert second.duplicate
-    delivered = channel.delivered()
+    delivered = await channel.delivered()
     assert len(delivered) == 1
     assert delivered[0]["dedupe_key"] == MESSAGE.dedupe_key
     assert delivered[0]["data"] == {"total_cents": 3000, "currency": "USD"}
 
 
-async def test_two_writers_on_one_outbox_share_the_dedupe(data_dir: Path) -> None:
-    path = data_dir / "outbox.jsonl"
-    one, two = OutboxChannel(path), OutboxChannel(path)
+async def test_replicas_share_the_dedupe(database: Database) -> None:
+    one, two = outbox_for(database), outbox_for(database)
 
     assert await one.deliver(MESSAGE)
-    assert not await two.deliver(MESSAGE), "the second process must see the first's delivery"
-    other = MESSAGE.model_copy(update={"dedupe_key": "order-o-2:order_confirmed"})
+    assert not await two.deliver(MESSAGE), "the second replica must see the first's delivery"
+    other = MESSAGE.model_copy(
+        update={"dedupe_key": "order-o-2:order_confirmed", "order_id": "o-2"}
+    )
     assert await two.deliver(other)
     assert not await one.deliver(other)
-    assert [m["dedupe_key"] for m in one.delivered()] == [MESSAGE.dedupe_key, other.dedupe_key]
+    assert [m["dedupe_key"] for m in await one.delivered()] == [
+        MESSAGE.dedupe_key,
+        other.dedupe_key,
+    ]
+    assert [m["dedupe_key"] for m in await one.delivered(order_id="o-2")] == [other.dedupe_key]
 
 
-async def test_a_torn_last_line_is_ignored_and_the_message_resent(data_dir: Path) -> None:
-    path = data_dir / "outbox.jsonl"
-    path.write_text('{"dedupe_key": "order-o-1:order_confirmed", "cut', encoding="utf-8")
-    channel = OutboxChannel(path)
-
-    assert await channel.deliver(MESSAGE)
-    assert [m["dedupe_key"] for m in channel.delivered()] == [MESSAGE.dedupe_key]
+async def test_concurrent_sends_of_one_key_store_one_row(database: Database) -> None:
+    outboxes = [outbox_for(database) for _ in range(10)]
+    stored = await asyncio.gather(*(o.deliver(MESSAGE) for o in outboxes))
+    assert stored.count(True) == 1
+    assert len(await outboxes[0].delivered()) == 1

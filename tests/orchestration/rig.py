@@ -4,10 +4,12 @@ for the payments and notifications queues, all on one test's prefixed queues."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio import activity
@@ -28,6 +30,8 @@ from services.contracts import (
     queue_name,
 )
 from services.orchestration import WORKFLOWS, CarrierActivities, PolicyActivities
+from services.orchestration.claims import ClaimActivities, claims_for
+from services.runtime.database import SqliteDatabase
 from tests.orchestration.standins import Recorder, StandIns
 
 ORDER: dict[str, Any] = {
@@ -143,10 +147,13 @@ async def saga_rig(
 ) -> AsyncIterator[SagaRig]:
     """Workers for one test. `auto_deliver`: the simulated carrier reports delivery."""
     client = env.client
+    claims_db = SqliteDatabase(Path(tempfile.mkdtemp(prefix="rtw-rig-")) / "rtw.sqlite3")
+    await claims_db.open()
     rec = Recorder()
     standins = StandIns(rec)
     outcomes = SagaOutcomeStandIn()
     local: list[Callable[..., Any]] = [
+        ClaimActivities(store=claims_for(claims_db)).claim_order,
         PolicyActivities(policy=policy or OrderPolicy()).order_policy,
         CarrierActivities(client=client, auto_deliver=auto_deliver).book_shipment,
         outcomes.saga_outcomes,
@@ -165,4 +172,5 @@ async def saga_rig(
                     workflows=workflows,
                 )
             )
+        stack.push_async_callback(claims_db.close)
         yield SagaRig(env, client, prefix, rec, standins, outcomes)

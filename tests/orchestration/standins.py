@@ -85,27 +85,40 @@ class StandIns:
             kind="authorization",
             amount_cents=r.amount_cents,
             currency=r.currency,
+            provider_ref=f"auth_{r.idempotency_key}",
         )
 
     @activity.defn(name=CAPTURE_PAYMENT)
     async def capture(self, r: CapturePaymentRequest) -> PaymentResult:
         await self.rec.record(CAPTURE_PAYMENT, r)
         return PaymentResult(
-            idempotency_key=r.idempotency_key, kind="capture", amount_cents=3000, currency="USD"
+            idempotency_key=r.idempotency_key,
+            kind="capture",
+            amount_cents=3000,
+            currency="USD",
+            provider_ref=f"capture_{r.idempotency_key}",
         )
 
     @activity.defn(name=VOID_AUTHORIZATION)
     async def void(self, r: VoidAuthorizationRequest) -> PaymentResult:
         await self.rec.record(VOID_AUTHORIZATION, r)
         return PaymentResult(
-            idempotency_key=r.idempotency_key, kind="void", amount_cents=3000, currency="USD"
+            idempotency_key=r.idempotency_key,
+            kind="void",
+            amount_cents=3000,
+            currency="USD",
+            provider_ref=f"void_{r.idempotency_key}",
         )
 
     @activity.defn(name=REFUND_PAYMENT)
     async def refund(self, r: RefundPaymentRequest) -> PaymentResult:
         await self.rec.record(REFUND_PAYMENT, r)
         return PaymentResult(
-            idempotency_key=r.idempotency_key, kind="refund", amount_cents=3000, currency="USD"
+            idempotency_key=r.idempotency_key,
+            kind="refund",
+            amount_cents=3000,
+            currency="USD",
+            provider_ref=f"refund_{r.idempotency_key}",
         )
 
     @activity.defn(name=CHARGE_PAYMENT)

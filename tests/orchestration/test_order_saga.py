@@ -69,9 +69,11 @@ async def test_happy_path_runs_every_step_on_its_own_queue(rig: SagaRig) -> None
     assert result.total_cents == 3000
 
 
-async def test_idempotency_keys_come_from_workflow_id_and_step(rig: SagaRig) -> None:
+async def test_idempotency_keys_come_from_workflow_run_and_step(rig: SagaRig) -> None:
+    """Scoped to the run: a later run of the same order id can never reuse these effects."""
     handle = await rig.start()
     await handle.result()
+    run = f"{handle.id}:{handle.result_run_id}"
 
     keys = {
         name: getattr(req, "idempotency_key", None)
@@ -80,11 +82,14 @@ async def test_idempotency_keys_come_from_workflow_id_and_step(rig: SagaRig) -> 
         for name, _, req in rig.rec.calls
     }
     assert keys == {
-        AUTHORIZE_PAYMENT: f"{handle.id}:authorize",
-        RESERVE_INVENTORY: f"{handle.id}:reserve",
-        CAPTURE_PAYMENT: f"{handle.id}:capture",
-        SEND_NOTIFICATION: f"{handle.id}:order_confirmed",
+        AUTHORIZE_PAYMENT: f"{run}:authorize",
+        RESERVE_INVENTORY: f"{run}:reserve",
+        CAPTURE_PAYMENT: f"{run}:capture",
+        SEND_NOTIFICATION: f"{run}:order_confirmed",
     }
+    capture = next(req for name, _, req in rig.rec.calls if name == CAPTURE_PAYMENT)
+    assert capture.authorization_ref == f"auth_{run}:authorize", "the reference from history"
+    assert capture.amount_cents == 3000
 
 
 async def test_declined_card_voids_and_notifies_without_touching_stock(rig: SagaRig) -> None:

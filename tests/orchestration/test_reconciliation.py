@@ -1,4 +1,5 @@
-"""Reconciliation: captures whose saga neither completed nor refunded them are reported."""
+"""Reconciliation: captures whose saga neither completed nor refunded them, and card holds
+left open by sagas that ended, are reported (the ledger's SQL side: tests/payments)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from services.contracts import (
     RECONCILIATION_WORKFLOW,
     LedgerSummary,
+    OpenAuthorization,
     OrderMoney,
     ReconciliationInput,
     ReconciliationReport,
@@ -20,11 +22,10 @@ from tests.orchestration.rig import SagaRig, saga_rig
 OLD = "2000-01-01T00:00:00.000+00:00"
 
 
-def money(order_id: str, captured: int, refunded: int = 0, *, key: str | None = None) -> OrderMoney:
+def money(order_id: str, captured: int, refunded: int = 0) -> OrderMoney:
     return OrderMoney(
         order_id=order_id,
         currency="USD",
-        capture_keys=[key or f"order-{order_id}:capture"],
         captured_cents=captured,
         refunded_cents=refunded,
         first_capture_at=OLD,
@@ -56,7 +57,6 @@ async def test_orphaned_charges_are_reported_and_ops_alerted(rig: SagaRig) -> No
             money("in-flight", 3000),
             money("terminated", 3000),
             money("vanished", 1500),
-            money("sub", 900, key="subscription-s-1:cycle-1:try-1"),
         ]
     )
     rig.outcomes.outcomes = {
@@ -87,3 +87,30 @@ async def test_a_clean_ledger_sends_no_alert(rig: SagaRig) -> None:
     assert report.orphaned == []
     assert not report.alert_sent
     assert rig.notices("reconciliation_alert") == []
+
+
+def hold(order_id: str, amount: int) -> OpenAuthorization:
+    return OpenAuthorization(
+        order_id=order_id,
+        idempotency_key=f"order-{order_id}:run:authorize",
+        currency="USD",
+        amount_cents=amount,
+        authorized_at=OLD,
+    )
+
+
+async def test_dangling_authorizations_of_ended_sagas_are_reported(rig: SagaRig) -> None:
+    rig.standins.ledger = LedgerSummary(
+        open_authorizations=[hold("waiting", 150_000), hold("failed", 3000), hold("gone", 700)]
+    )
+    rig.outcomes.outcomes = {"waiting": "running", "failed": "failed"}
+
+    report = await reconcile(rig)
+
+    assert [(d.order_id, d.saga_outcome) for d in report.dangling] == [
+        ("failed", "failed"),
+        ("gone", "missing"),
+    ], "a saga still running (e.g. awaiting approval) holds its authorization legitimately"
+    [alert] = rig.notices("reconciliation_alert")
+    assert alert.data["dangling"] == 2
+    assert alert.data["held_cents"] == 3700

@@ -3,15 +3,24 @@ representative runs; a deliberately incompatible change must be caught."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from services.contracts import SHIPMENT_WORKFLOW, ShipmentInput, ShipmentStatus
+from services.contracts import (
+    ORDER_SAGA_WORKFLOW,
+    SHIPMENT_WORKFLOW,
+    ShipmentInput,
+    ShipmentStatus,
+    order_workflow_id,
+)
 from services.orchestration import WORKFLOWS, Shipment
 from services.orchestration.replay import history_replayer
 
@@ -31,8 +40,19 @@ REQUIRED = {
 }
 
 
+def workflow_id_of(history: dict[str, Any], fallback: str) -> str:
+    """The id the run had: a history file does not record it, and an OrderSaga refuses to
+    run under any id but `order-<order_id>` (read from its recorded input)."""
+    start = history["events"][0]["workflowExecutionStartedEventAttributes"]
+    if start["workflowType"]["name"] != ORDER_SAGA_WORKFLOW:
+        return fallback
+    order = json.loads(base64.b64decode(start["input"]["payloads"][0]["data"]))
+    return order_workflow_id(order["order_id"])
+
+
 def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    return WorkflowHistory.from_json(workflow_id_of(json.loads(text), path.stem), text)
 
 
 def replayer(workflows: list[type]) -> Replayer:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from services.contracts import TaskQueue
 from services.runtime.config import LogFormat, Settings, TemporalSettings
 from services.runtime.connection import ConfigurationError, connect, tls_config
+from services.runtime.database import postgres_conninfo
 
 
 def test_defaults_need_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,7 +42,31 @@ def test_environment_is_read_with_temporal_and_rtw_names(
     assert settings.log_format is LogFormat.JSON
     assert settings.tuning.graceful_shutdown_seconds == 45
     assert settings.tuning.max_concurrent_activities == 7
-    assert settings.ledger_path == tmp_path / "ledger.sqlite3"
+    assert settings.data_dir == tmp_path
+    assert not settings.database.shared, "no RTW_DATABASE_URL: the embedded SQLite file"
+
+
+def test_database_url_selects_the_shared_postgresql_and_stays_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RTW_DATABASE_URL", "postgresql://rtw:hunter2@db:5432/rtw")
+    password = tmp_path / "password"
+    password.write_text("from-a-secret\n")
+    monkeypatch.setenv("RTW_DATABASE_PASSWORD_FILE", str(password))
+
+    settings = Settings()
+
+    assert settings.database.shared
+    assert "hunter2" not in repr(settings)
+    conninfo = postgres_conninfo(settings.database)
+    assert "password=from-a-secret" in conninfo, "the file wins over the URL's password"
+    assert "host=db" in conninfo
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RTW_DATABASE_URL", "mysql://db/rtw")
+    with pytest.raises(ValidationError, match="must start with postgresql://"):
+        Settings()
 
 
 def test_api_key_is_read_from_file_and_never_shown(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """`rtw` commands of the workflow patterns: order approval, shipments, subscriptions,
-schedules. Registered on the main app at the bottom of `services/cli.py`."""
+schedules. Registered on the main app at the bottom of `services/cli/app.py`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from services._cli_support import print_json, settings_or_exit
+from services.cli._support import print_json, settings_or_exit
 from services.contracts import CarrierEventKind, TaskQueue
 from services.runtime.config import Settings
 
@@ -56,8 +56,17 @@ def _run(body: Callable[[Any, Settings], Awaitable[int]]) -> None:
 
 
 def _decide(decision: str, order_id: str, reviewer: str, reason: str) -> None:
+    from pydantic import ValidationError
+
     from services.contracts import ApprovalRequest
     from services.orchestration.client import decide_order
+    from services.orchestration.order_input import describe_validation_error
+
+    try:
+        ApprovalRequest(reviewer=reviewer, reason=reason)
+    except ValidationError as exc:  # refused here, before anything reaches Temporal
+        typer.echo(f"rtw: {describe_validation_error(exc, what='decision')}", err=True)
+        raise typer.Exit(2) from None
 
     async def body(client: Any, _: Settings) -> int:
         result = await decide_order(

@@ -1,4 +1,4 @@
-"""The `rtw` command line: dev stack, workers, orders, ledger."""
+"""The `rtw` app: dev stack, workers and orders here; the other groups in sibling modules."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from services._cli_support import print_json, settings_or_exit
 from services.bench import bench_app
+from services.chaos.cli import chaos
+from services.cli._support import print_json, settings_or_exit
+from services.cli.state import db_app, notifications_app, payments_app
 from services.contracts import OrderInput, TaskQueue
 
 app = typer.Typer(
@@ -23,10 +25,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 order_app = typer.Typer(help="Start and inspect order sagas.", no_args_is_help=True)
-payments_app = typer.Typer(help="Inspect the payments service.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
 app.add_typer(payments_app, name="payments")
+app.add_typer(notifications_app, name="notifications")
+app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+app.command("chaos")(chaos)
 
 
 @app.command()
@@ -175,37 +179,9 @@ def order_status_cmd(order_id: Annotated[str, typer.Argument(help="the order's i
     raise typer.Exit(telemetry.run(run()))  # flushes spans before main()'s os._exit
 
 
-@payments_app.command("ledger")
-def payments_ledger(
-    order_id: Annotated[str | None, typer.Option(help="only this order's entries")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-) -> None:
-    """Print ledger entries (the local SQLite ledger under RTW_DATA_DIR)."""
-    from services.payments.ledger import SqliteLedger
-
-    settings = settings_or_exit()
-
-    async def run() -> list[dict[str, Any]]:
-        ledger = SqliteLedger(settings.ledger_path)
-        try:
-            return [e.as_dict() for e in await ledger.entries(order_id=order_id)]
-        finally:
-            await ledger.close()
-
-    entries = asyncio.run(run())
-    if as_json:
-        print_json(entries)
-        return
-    for e in entries:
-        typer.echo(
-            f"{e['created_at']}  {e['order_id']:<24} {e['kind']:<14} "
-            f"{e['amount_cents']:>10} {e['currency']}  {e['key']}"
-        )
-
-
-# Workflow patterns (services/cli_patterns.py): order approval, shipments, subscriptions, schedules.
+# Workflow patterns (services/cli/patterns.py): order approval, shipments, subscriptions, schedules.
 def _register_patterns() -> None:
-    from services import cli_patterns as patterns
+    from services.cli import patterns
 
     order_app.command("approve")(patterns.order_approve)
     order_app.command("reject")(patterns.order_reject)

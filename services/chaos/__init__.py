@@ -1,0 +1,1 @@
+"""Fault injection against a running rtw stack (`rtw chaos`, `make chaos`)."""

@@ -1,0 +1,134 @@
+"""`rtw db …`, `rtw payments ledger`, `rtw notifications outbox`: the workers' shared state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from services.cli._support import print_json, settings_or_exit
+from services.runtime.database import Database, DatabaseError, open_database
+
+T = TypeVar("T")
+
+db_app = typer.Typer(
+    help="The database workers keep state in (RTW_DATABASE_URL, else SQLite under RTW_DATA_DIR).",
+    no_args_is_help=True,
+)
+payments_app = typer.Typer(help="Inspect the payments service.", no_args_is_help=True)
+notifications_app = typer.Typer(help="Inspect the notifications service.", no_args_is_help=True)
+
+
+def _with_database(work: Callable[[Database], Awaitable[T]], *, require_current: bool) -> T:
+    """Open the configured database, run `work`, close; one line and exit 1 on failure."""
+    settings = settings_or_exit()
+
+    async def run() -> T:
+        db = await open_database(
+            settings.database, data_dir=settings.data_dir, require_current=require_current
+        )
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except DatabaseError as exc:
+        typer.echo(f"rtw: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending schema migrations (idempotent; safe to run concurrently)."""
+
+    async def work(db: Database) -> tuple[list[int], int, str]:
+        applied = await db.migrate()
+        return applied, (await db.schema_state()).applied, db.where
+
+    applied, version, where = _with_database(work, require_current=False)
+    if applied:
+        typer.echo(f"migrated {where} to version {version} (applied {applied})")
+    else:
+        typer.echo(f"{where} is up to date (version {version})")
+
+
+@db_app.command("status")
+def db_status(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show the backend and schema version; exit 1 when `rtw db migrate` is needed."""
+
+    async def work(db: Database) -> dict[str, Any]:
+        state = await db.schema_state()
+        return {
+            "backend": db.backend,
+            "where": db.where,
+            "applied": state.applied,
+            "required": state.required,
+            "current": state.current,
+        }
+
+    info = _with_database(work, require_current=False)
+    if as_json:
+        print_json(info)
+    else:
+        verdict = "up to date" if info["current"] else "needs `rtw db migrate`"
+        typer.echo(
+            f"{info['backend']} {info['where']}: schema version {info['applied']} "
+            f"(this build needs {info['required']}): {verdict}"
+        )
+    if not info["current"]:
+        raise typer.Exit(1)
+
+
+@payments_app.command("ledger")
+def payments_ledger(
+    order_id: Annotated[str | None, typer.Option(help="only this order's entries")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="only entries at or after this ISO 8601 time")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="at most this many entries")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Print ledger entries, oldest first (filtered in SQL)."""
+    from services.payments import ledger_for
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        found = await ledger_for(db).entries(order_id=order_id, since=since, limit=limit)
+        return [e.as_dict() for e in found]
+
+    entries = _with_database(work, require_current=True)
+    if as_json:
+        print_json(entries)
+        return
+    for e in entries:
+        typer.echo(
+            f"{e['created_at']}  {e['order_id']:<24} {e['kind']:<14} "
+            f"{e['amount_cents']:>12} {e['currency']}  {e['key']}"
+        )
+
+
+@notifications_app.command("outbox")
+def notifications_outbox(
+    order_id: Annotated[str | None, typer.Option(help="only this order's messages")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Print the messages in the outbox, oldest first."""
+    from services.notifications import outbox_for
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        return await outbox_for(db).delivered(order_id=order_id)
+
+    messages = _with_database(work, require_current=True)
+    if as_json:
+        print_json(messages)
+        return
+    for m in messages:
+        typer.echo(
+            f"{m['delivered_at']}  {m.get('order_id') or '-':<24} {m['kind']:<28} "
+            f"{m['customer_id']}  {m['dedupe_key']}"
+        )

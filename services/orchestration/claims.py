@@ -1,0 +1,100 @@
+"""Order claims: the first saga run of an order id owns it, for good.
+
+Temporal lets a closed workflow id start again (the `temporal` CLI's default reuse policy),
+so the saga's first step claims its order id in the shared store. A later run of the same
+id finds the claim held by another run and ends at once as `OrderAlreadyExists`, before
+any money or stock moves; a retried claim by the same run succeeds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from services.contracts import (
+    CLAIM_ORDER,
+    ORDER_ALREADY_EXISTS,
+    OrderClaim,
+    OrderClaimRequest,
+)
+from services.runtime.database import Database, PostgresDatabase, SqliteDatabase
+
+
+class ClaimStore(Protocol):
+    """Storage port of order claims."""
+
+    async def claim(self, order_id: str, workflow_id: str, run_id: str) -> tuple[str, str]:
+        """Claim `order_id` for this run unless claimed; return the holder (workflow, run)."""
+        ...
+
+
+class SqliteClaims:
+    """Claims in the embedded SQLite file."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def claim(self, order_id: str, workflow_id: str, run_id: str) -> tuple[str, str]:
+        def work(c: sqlite3.Connection) -> tuple[str, str]:
+            c.execute(
+                "INSERT OR IGNORE INTO order_claims (order_id, workflow_id, run_id) "
+                "VALUES (?, ?, ?)",
+                (order_id, workflow_id, run_id),
+            )
+            row = c.execute(
+                "SELECT workflow_id, run_id FROM order_claims WHERE order_id = ?", (order_id,)
+            ).fetchone()
+            return str(row[0]), str(row[1])
+
+        return await self._db.run(work)
+
+
+class PostgresClaims:
+    """Claims in the shared PostgreSQL (`ON CONFLICT DO NOTHING`: first run wins)."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._pool = db.pool
+
+    async def claim(self, order_id: str, workflow_id: str, run_id: str) -> tuple[str, str]:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO order_claims (order_id, workflow_id, run_id) VALUES (%s, %s, %s) "
+                "ON CONFLICT (order_id) DO NOTHING",
+                (order_id, workflow_id, run_id),
+            )
+            cur = await conn.execute(
+                "SELECT workflow_id, run_id FROM order_claims WHERE order_id = %s", (order_id,)
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            return str(row[0]), str(row[1])
+
+
+def claims_for(db: Database) -> ClaimStore:
+    """The claims backend of the configured database."""
+    return PostgresClaims(db) if isinstance(db, PostgresDatabase) else SqliteClaims(db)
+
+
+class ClaimActivities:
+    """The saga's first step (a local activity on the orchestration worker)."""
+
+    def __init__(self, *, store: ClaimStore) -> None:
+        self._store = store
+
+    @activity.defn(name=CLAIM_ORDER)
+    async def claim_order(self, request: OrderClaimRequest) -> OrderClaim:
+        """Claim the order id for this run, or refuse with `OrderAlreadyExists`."""
+        workflow_id, run_id = await self._store.claim(
+            request.order_id, request.workflow_id, request.run_id
+        )
+        if run_id != request.run_id:
+            raise ApplicationError(
+                f"order {request.order_id} already ran as {workflow_id} (run {run_id}); "
+                "an order id is used once — use a new order id to order again",
+                type=ORDER_ALREADY_EXISTS,
+                non_retryable=True,
+            )
+        return OrderClaim(order_id=request.order_id, run_id=run_id)

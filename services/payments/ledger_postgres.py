@@ -1,0 +1,153 @@
+"""The payments ledger in the shared PostgreSQL: every replica sees every movement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, errors
+
+from services.payments.ledger import (
+    EntryKind,
+    LedgerEntry,
+    OrderTotals,
+    check_transition,
+)
+from services.payments.ledger_sql import COLUMNS, violation_of_unique
+from services.runtime.database import PostgresDatabase
+
+_SELECT = f"SELECT {COLUMNS} FROM ledger"
+
+
+def _iso(value: datetime | str) -> str:
+    return value if isinstance(value, str) else value.isoformat(timespec="milliseconds")
+
+
+def _entry(row: tuple[Any, ...]) -> LedgerEntry:
+    key, order_id, kind, amount, currency, ref, created, parent = row
+    return LedgerEntry(key, order_id, EntryKind(kind), amount, currency, ref, _iso(created), parent)
+
+
+async def _one(conn: AsyncConnection[Any], sql: str, params: tuple[Any, ...]) -> LedgerEntry | None:
+    cur = await conn.execute(sql, params)
+    row = await cur.fetchone()
+    return _entry(row) if row else None
+
+
+async def _children(conn: AsyncConnection[Any], parent_key: str) -> list[LedgerEntry]:
+    cur = await conn.execute(f"{_SELECT} WHERE parent_key = %s ORDER BY seq", (parent_key,))
+    return [_entry(r) for r in await cur.fetchall()]
+
+
+async def _check(
+    conn: AsyncConnection[Any], entry: LedgerEntry, *, lock: bool
+) -> LedgerEntry | None:
+    parent = None
+    siblings: list[LedgerEntry] = []
+    if entry.parent_key:
+        # FOR UPDATE serialises every movement on one authorization (or capture) across
+        # all replicas: the second capture waits, then sees the first and is refused.
+        parent = await _one(
+            conn,
+            f"{_SELECT} WHERE key = %s" + (" FOR UPDATE" if lock else ""),
+            (entry.parent_key,),
+        )
+        siblings = await _children(conn, entry.parent_key)
+    existing = await _one(conn, f"{_SELECT} WHERE key = %s", (entry.key,))
+    return check_transition(entry, existing=existing, parent=parent, siblings=siblings)
+
+
+class PostgresLedger:
+    """`Ledger` on the shared PostgreSQL."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._pool = db.pool
+
+    async def get(self, key: str) -> LedgerEntry | None:
+        async with self._pool.connection() as conn:
+            return await _one(conn, f"{_SELECT} WHERE key = %s", (key,))
+
+    async def check(self, entry: LedgerEntry) -> LedgerEntry | None:
+        async with self._pool.connection() as conn:
+            return await _check(conn, entry, lock=False)
+
+    async def record(self, entry: LedgerEntry) -> LedgerEntry:
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                if (earlier := await _check(conn, entry, lock=True)) is not None:
+                    return earlier
+                stored = await _one(
+                    conn,
+                    "INSERT INTO ledger (key, order_id, kind, amount_cents, currency, "
+                    "provider_ref, created_at, parent_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                    f"ON CONFLICT (key) DO NOTHING RETURNING {COLUMNS}",
+                    (
+                        entry.key,
+                        entry.order_id,
+                        entry.kind.value,
+                        entry.amount_cents,
+                        entry.currency,
+                        entry.provider_ref,
+                        datetime.fromisoformat(entry.created_at),
+                        entry.parent_key,
+                    ),
+                )
+        except errors.UniqueViolation as exc:
+            raise violation_of_unique(exc.diag.constraint_name or str(exc), entry) from exc
+        if stored is not None:
+            return stored
+        # Another replica inserted the same key between our check and insert: compare.
+        async with self._pool.connection() as conn:
+            again = await _check(conn, entry, lock=False)
+        assert again is not None
+        return again
+
+    async def children(self, parent_key: str) -> list[LedgerEntry]:
+        async with self._pool.connection() as conn:
+            return await _children(conn, parent_key)
+
+    async def entries(
+        self, *, order_id: str | None = None, since: str | None = None, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        where: list[str] = []
+        params: list[Any] = []
+        if order_id is not None:
+            where.append("order_id = %s")
+            params.append(order_id)
+        if since is not None:
+            where.append("created_at >= %s")
+            params.append(datetime.fromisoformat(since))
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql.encode(), params)
+            return [_entry(r) for r in await cur.fetchall()]
+
+    async def saga_capture_totals(self, *, since: str) -> list[OrderTotals]:
+        sql = """
+            SELECT c.order_id, c.currency, c.amount_cents, c.created_at,
+                   coalesce((SELECT sum(r.amount_cents) FROM ledger r
+                             WHERE r.parent_key = c.key AND r.kind = 'refund'), 0)
+            FROM ledger c
+            WHERE c.kind = 'capture' AND c.parent_key IS NOT NULL AND c.created_at >= %s
+            ORDER BY c.seq"""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, (datetime.fromisoformat(since),))
+            rows = await cur.fetchall()
+        return [OrderTotals(o, cur_, cap, int(ref), _iso(at)) for o, cur_, cap, at, ref in rows]
+
+    async def dangling_authorizations(self, *, since: str, before: str) -> list[LedgerEntry]:
+        sql = f"""
+            {_SELECT} a WHERE a.kind = 'authorization' AND a.created_at >= %s
+              AND a.created_at < %s
+              AND NOT EXISTS (SELECT 1 FROM ledger x WHERE x.parent_key = a.key
+                              AND x.kind IN ('capture', 'void'))
+            ORDER BY a.seq"""
+        params = (datetime.fromisoformat(since), datetime.fromisoformat(before))
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return [_entry(r) for r in await cur.fetchall()]
+
+    async def close(self) -> None:
+        """The database is owned by whoever opened it."""

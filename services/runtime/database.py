@@ -1,0 +1,309 @@
+"""Where workers keep state: one PostgreSQL shared by every replica, or SQLite when embedded.
+
+`RTW_DATABASE_URL=postgresql://…` selects PostgreSQL (psycopg 3 with a connection pool);
+without it every store lives in one SQLite file under `RTW_DATA_DIR` (the embedded default,
+safe for several processes on one host, never for several hosts or pods).
+
+Schema changes are versioned migrations (`services/runtime/migrations.py`). PostgreSQL is
+migrated on purpose, by `rtw db migrate` (a Compose one-shot, a Helm hook Job); a worker
+refuses to start on a schema that is older than its code. SQLite migrates itself on open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from psycopg import AsyncConnection, OperationalError
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random
+
+from services.runtime.config import DatabaseSettings
+from services.runtime.migrations import LATEST_VERSION, MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Advisory lock id that serialises concurrent `rtw db migrate` runs.
+MIGRATION_LOCK_ID = 0x72_74_77_00  # "rtw\0"
+
+#: SQLite file holding every store of the embedded default.
+SQLITE_FILE = "rtw.sqlite3"
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be used: unreachable, or its schema does not fit this build."""
+
+
+class SchemaTooOldError(DatabaseError):
+    """The schema is older than the code; `rtw db migrate` fixes it."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Applied and required schema versions."""
+
+    applied: int
+    required: int = LATEST_VERSION
+
+    @property
+    def current(self) -> bool:
+        """True when the schema is what this build needs."""
+        return self.applied >= self.required
+
+
+class PostgresDatabase:
+    """A connection pool to the shared PostgreSQL, plus its migrations."""
+
+    backend = "postgresql"
+
+    def __init__(self, conninfo: str, *, pool_size: int = 10, connect_timeout: float = 10) -> None:
+        self._conninfo = conninfo
+        self._connect_timeout = connect_timeout
+        self.pool = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            timeout=connect_timeout,
+            kwargs={"autocommit": False},
+            check=AsyncConnectionPool.check_connection,
+        )
+
+    @property
+    def where(self) -> str:
+        """host:port/dbname, without credentials (for messages)."""
+        parts = conninfo_to_dict(self._conninfo)
+        return (
+            f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+        )
+
+    async def open(self) -> None:
+        """Open the pool, failing with one line when the server cannot be reached."""
+        try:
+            await self.pool.open(wait=True, timeout=self._connect_timeout)
+        except Exception as exc:
+            await self.pool.close()
+            raise DatabaseError(f"cannot reach PostgreSQL at {self.where}: {exc}") from None
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.pool.close()
+
+    async def schema_state(self) -> SchemaState:
+        """The applied schema version (0 for an empty database)."""
+        async with self.pool.connection() as conn:
+            return SchemaState(applied=await _pg_applied_version(conn))
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations in order, each in its own transaction; return their
+        versions. Concurrent callers wait on an advisory lock, so this is safe to run from
+        several Jobs or containers at once."""
+        applied: list[int] = []
+        async with self.pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
+            try:
+                await conn.commit()
+                current = await _pg_applied_version(conn)
+                for migration in MIGRATIONS:
+                    if migration.version <= current:
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(migration.postgres.encode())
+                        await conn.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                            (migration.version, migration.name),
+                        )
+                    applied.append(migration.version)
+                    logger.info("applied migration %04d %s", migration.version, migration.name)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
+                await conn.commit()
+        return applied
+
+    async def require_current_schema(self) -> None:
+        """Raise `SchemaTooOldError` (naming the fix) unless the schema is up to date."""
+        state = await self.schema_state()
+        if not state.current:
+            raise SchemaTooOldError(
+                f"database schema at {self.where} is at version {state.applied}, this build "
+                f"needs {state.required}: run `rtw db migrate` first"
+            )
+
+
+async def _pg_applied_version(conn: AsyncConnection[Any]) -> int:
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    cur = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+    row = await cur.fetchone()
+    await conn.commit()
+    return int(row[0]) if row else 0
+
+
+class SqliteDatabase:
+    """One SQLite file (WAL) for every store of the embedded default; migrates on open.
+
+    Calls run in a worker thread, one at a time per process; several processes on one host
+    share the file safely (SQLite's own locking, `BEGIN IMMEDIATE` for writes).
+    """
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def where(self) -> str:
+        """The file (for messages)."""
+        return str(self.path)
+
+    async def open(self) -> None:
+        """Open the file and bring its schema up to date.
+
+        Processes starting together race to switch a new file to WAL, which SQLite answers
+        with "database is locked" at once (no busy wait), so the open is retried.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_locked),
+            wait=wait_random(0.05, 0.3),
+            stop=stop_after_delay(30),
+            reraise=True,
+        ):
+            with attempt:
+                await asyncio.to_thread(self._connect)
+                await self.run(_sqlite_migrate)
+
+    def _connect(self) -> None:
+        if self._conn is not None:
+            return
+        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    async def close(self) -> None:
+        """Close the file."""
+        async with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(connection)` in a thread, serialised within this process."""
+        async with self._lock:
+            if self._conn is None:
+                raise DatabaseError(f"SQLite database {self.path} is closed")
+            conn = self._conn
+            return await asyncio.to_thread(work, conn)
+
+    async def schema_state(self) -> SchemaState:
+        """The applied schema version."""
+        return SchemaState(applied=await self.run(_sqlite_applied_version))
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations (already done on open)."""
+        return await self.run(_sqlite_migrate)
+
+    async def require_current_schema(self) -> None:
+        """SQLite migrates itself on open; nothing to check."""
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _sqlite_applied_version(conn: sqlite3.Connection) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0])
+
+
+def _sqlite_migrate(conn: sqlite3.Connection) -> list[int]:
+    applied: list[int] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = _sqlite_applied_version(conn)
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            for statement in migration.sqlite_statements():
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                (migration.version, migration.name),
+            )
+            applied.append(migration.version)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied
+
+
+Database = PostgresDatabase | SqliteDatabase
+
+
+def postgres_conninfo(settings: DatabaseSettings) -> str:
+    """The connection string, with the password from its file when one is configured."""
+    assert settings.url is not None
+    url = settings.url.get_secret_value()
+    if settings.password_file is not None:
+        password = settings.password_file.read_text(encoding="utf-8").strip()
+        return make_conninfo(url, password=password, application_name="rtw")
+    return make_conninfo(url, application_name="rtw")
+
+
+def database_for(settings: DatabaseSettings, *, data_dir: Path) -> Database:
+    """PostgreSQL when a URL is configured, else the SQLite file under `data_dir`."""
+    if settings.url is not None:
+        return PostgresDatabase(postgres_conninfo(settings), pool_size=settings.pool_size)
+    return SqliteDatabase(data_dir / SQLITE_FILE)
+
+
+async def open_database(
+    settings: DatabaseSettings, *, data_dir: Path, require_current: bool = True
+) -> Database:
+    """Open the configured database; by default insist that its schema is current."""
+    db = database_for(settings, data_dir=data_dir)
+    await db.open()
+    if require_current:
+        try:
+            await db.require_current_schema()
+        except BaseException:
+            await db.close()
+            raise
+    return db
+
+
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "OperationalError",
+    "PostgresDatabase",
+    "SchemaState",
+    "SchemaTooOldError",
+    "SqliteDatabase",
+    "database_for",
+    "open_database",
+    "postgres_conninfo",
+]
