@@ -61,6 +61,20 @@ app.kubernetes.io/part-of: rtw
 {{- end -}}
 {{- end -}}
 
+{{/*
+ServiceAccount of the pre-install/pre-upgrade hooks (the migrate Job). Hooks run before the
+release's objects exist, so a ServiceAccount the chart creates is not there yet on install: the Job
+then runs as the namespace's `default` account (its token is not mounted either way). With
+serviceAccount.create=false the named account exists beforehand and is used.
+*/}}
+{{- define "rtw.hookServiceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+default
+{{- else -}}
+{{- include "rtw.serviceAccountName" . -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Container image reference. */}}
 {{- define "rtw.image" -}}
 {{- if .Values.image.digest -}}
@@ -106,6 +120,20 @@ Call with (dict "root" $ "queue" "payments"); returns YAML (use fromYaml).
 {{- $_ := set $w "terminationGracePeriodSeconds" (add $graceful (int $w.terminationGraceBufferSeconds)) -}}
 {{- else if le (int $w.terminationGracePeriodSeconds) $graceful -}}
 {{- fail (printf "%s: terminationGracePeriodSeconds (%d) must be greater than gracefulShutdownSeconds (%d), or Kubernetes kills the worker before it has drained. Raise %s.terminationGracePeriodSeconds above %d, lower %s.gracefulShutdownSeconds, or unset terminationGracePeriodSeconds to get %d + terminationGraceBufferSeconds." $where (int $w.terminationGracePeriodSeconds) $graceful $where $graceful $where $graceful) -}}
+{{- end -}}
+{{- $db := $root.Values.database -}}
+{{- if and $w.enabled (not $db.existingSecret) (not $db.allowPodLocal) -}}
+{{- $scaled := "" -}}
+{{- if $w.keda.enabled -}}
+{{- $scaled = "keda.enabled is true" -}}
+{{- else if $w.autoscaling.enabled -}}
+{{- $scaled = "autoscaling.enabled is true" -}}
+{{- else if gt (int $w.replicaCount) 1 -}}
+{{- $scaled = printf "replicaCount is %d" (int $w.replicaCount) -}}
+{{- end -}}
+{{- if $scaled -}}
+{{- fail (printf "%s: %s, but database.existingSecret is empty, so every pod would keep its own state. Set database.existingSecret (a Secret with a postgresql:// URL) or database.allowPodLocal=true for a demo (each pod then keeps its own ledger, stock and outbox)." $where $scaled) -}}
+{{- end -}}
 {{- end -}}
 {{- if and $w.autoscaling.enabled (gt (int $w.autoscaling.minReplicas) (int $w.autoscaling.maxReplicas)) -}}
 {{- fail (printf "%s.autoscaling: minReplicas (%d) is greater than maxReplicas (%d)." $where (int $w.autoscaling.minReplicas) (int $w.autoscaling.maxReplicas)) -}}
@@ -198,6 +226,20 @@ RTW_METRICS_PORT: {{ $v.metrics.port | int | toString | quote }}
 {{- end -}}
 {{- range $k, $val := $env }}
 {{ $k }}: {{ $val | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+RTW_DATABASE_URL from database.existingSecret (workers and the migrate Job), as a container env
+list; empty without a database. The URL may hold a password, so it never enters a ConfigMap.
+*/}}
+{{- define "rtw.databaseEnv" -}}
+{{- with .Values.database.existingSecret }}
+- name: RTW_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.database.secretKey }}
 {{- end }}
 {{- end -}}
 
