@@ -37,3 +37,26 @@ def tracing(
         raise typer.Exit(1) from None
     typer.echo(json.dumps(summary, indent=2))
     typer.echo(f"wrote {json_path} and {md_path}")
+
+
+@bench_app.command("ledger")
+def ledger(
+    records: Annotated[int, typer.Option(min=10, help="records per backend and phase")] = 400,
+    concurrency: Annotated[int, typer.Option(min=1, help="writers in the concurrent phase")] = 8,
+    out_dir: Annotated[Path, typer.Option(help="where JSON and markdown go")] = Path(
+        "bench/results"
+    ),
+) -> None:
+    """The ledger's `record` round trip (p50/p99) and concurrent rate, SQLite vs PostgreSQL."""
+    from services.bench.ledger import run_ledger_bench, write_ledger_results
+    from services.chaos.postgres import PostgresUnavailableError
+
+    try:
+        results = asyncio.run(run_ledger_bench(records=records, concurrency=concurrency))
+    except PostgresUnavailableError as exc:
+        typer.echo(f"rtw: {exc}", err=True)
+        raise typer.Exit(1) from None
+    command = f"rtw bench ledger --records {records} --concurrency {concurrency}"
+    json_path, md_path = write_ledger_results(results, out_dir=out_dir, command=command)
+    typer.echo(md_path.read_text(encoding="utf-8"))
+    typer.echo(f"wrote {json_path} and {md_path}")

@@ -94,6 +94,44 @@ async def _until_awaiting_approval(handle: WorkflowHandle[Any, OrderStatus]) -> 
     raise TimeoutError(f"{handle.id} never waited for approval")
 
 
+async def _decision_probes(client: Client, *, task_queue: str, run_id: str) -> list[Probe]:
+    """Oversized `approve` updates on a waiting order: under Temporal's 2 MB limit the
+    validator refuses them typed; over it the server does (the workflow never fails a task);
+    the order is approved afterwards as usual."""
+    large = make_order(OrderKind.APPROVED, f"{run_id}-huge-update")
+    handle = await client.start_workflow(
+        ORDER_SAGA_WORKFLOW, large, id=order_workflow_id(large.order_id),
+        task_queue=task_queue, result_type=OrderStatus,
+    )  # fmt: skip
+    await _until_awaiting_approval(handle)
+    got: dict[int, str] = {}
+    for size in (1_000_000, OVERSIZED_BYTES):
+        try:
+            await handle.execute_update(
+                APPROVE, {"reviewer": "m", "reason": "x" * size}, result_type=ApprovalResult
+            )
+            got[size] = "accepted"
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            got[size] = (cause.type or "") if isinstance(cause, ApplicationError) else str(cause)
+        except RPCError as exc:
+            got[size] = f"RPCError {exc.status.name}"
+    await handle.execute_update(APPROVE, {"reviewer": "chaos"}, result_type=ApprovalResult)
+    completed = (await handle.result()).state.value == "completed"
+    wedged = await _task_failures(handle) > 0
+    expected = {1_000_000: "PayloadTooLarge", OVERSIZED_BYTES: "RPCError FAILED_PRECONDITION"}
+    return [
+        Probe(
+            f"approve update of {size // 1000} kB",
+            expected[size],
+            got[size],
+            ok=got[size] == expected[size] and completed and not wedged,
+            wedged=wedged,
+        )
+        for size in expected
+    ]
+
+
 async def probe_hostile_inputs(client: Client, *, task_queue: str, run_id: str) -> list[Probe]:
     """Poison starts, oversized payloads, a closed order's id again, a foreign workflow id."""
     probes: list[Probe] = []
@@ -162,33 +200,5 @@ async def probe_hostile_inputs(client: Client, *, task_queue: str, run_id: str) 
         )
     )
 
-    large = make_order(OrderKind.APPROVED, f"{run_id}-huge-update")
-    handle = await client.start_workflow(
-        ORDER_SAGA_WORKFLOW, large, id=order_workflow_id(large.order_id),
-        task_queue=task_queue, result_type=OrderStatus,
-    )  # fmt: skip
-    await _until_awaiting_approval(handle)
-    try:
-        await handle.execute_update(
-            APPROVE, {"reviewer": "m", "reason": "x" * OVERSIZED_BYTES}, result_type=ApprovalResult
-        )
-        got = "accepted"
-    except WorkflowUpdateFailedError as err:
-        got = err.cause.type or "" if isinstance(err.cause, ApplicationError) else str(err.cause)
-    except RPCError as exc:
-        got = f"RPCError {exc.status.name}"
-    await handle.execute_update(APPROVE, {"reviewer": "chaos"}, result_type=ApprovalResult)
-    final = await handle.result()
-    wedged = await _task_failures(handle) > 0
-    probes.append(
-        Probe(
-            "approve update > 2 MB",
-            "PayloadTooLarge",
-            got,
-            ok=got in ("PayloadTooLarge", "RPCError FAILED_PRECONDITION")
-            and final.state.value == "completed"
-            and not wedged,
-            wedged=wedged,
-        )
-    )
+    probes += await _decision_probes(client, task_queue=task_queue, run_id=run_id)
     return probes

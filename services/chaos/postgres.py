@@ -42,14 +42,16 @@ def server_bin_dir() -> Path:
 
 
 class TempPostgres:
-    """Start with `start()`, stop with `stop()`; `url(dbname)` for clients."""
+    """Start with `start()`, stop with `stop()`; `url(dbname)` for clients. `durable` keeps
+    PostgreSQL's default fsync settings (for measurements)."""
 
-    def __init__(self, *, max_connections: int = 300) -> None:
+    def __init__(self, *, max_connections: int = 300, durable: bool = False) -> None:
         self.port = free_port()
         self._bin = server_bin_dir()
         self._root = os.geteuid() == 0
         self.dir = Path(tempfile.mkdtemp(prefix="rtw-pg-"))
         self._max_connections = max_connections
+        self._durable = durable
 
     def _run(self, *args: str) -> None:
         cmd = [str(self._bin / args[0]), *args[1:]]
@@ -70,7 +72,7 @@ class TempPostgres:
                 f"-k {self.dir}",
                 "-c listen_addresses=127.0.0.1",
                 f"-c max_connections={self._max_connections}",
-                *(f"-c {s}" for s in FAST_SETTINGS),
+                *(() if self._durable else (f"-c {s}" for s in FAST_SETTINGS)),
             ]
         )
         self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.dir / "server.log"),

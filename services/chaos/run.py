@@ -47,7 +47,7 @@ class ChaosConfig:
     payments: int = 3
     notifications: int = 2
     in_flight: int = 16
-    provider_latency_ms: int = 150
+    provider_latency_ms: int = 400
     #: Saga starts are spread over this long, and faults fire inside it, so every fault
     #: meets sagas in flight.
     load_seconds: float = 60.0

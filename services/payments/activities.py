@@ -171,6 +171,23 @@ class PaymentActivities:
             )
             raise _refused(violation) from None
 
+    async def _reversed_entry(
+        self, key: str, ref_in_saga: str | None, missing_type: str
+    ) -> LedgerEntry | None:
+        """The entry a compensation reverses; None when it never happened (the saga holds no
+        reference and the ledger has no entry). An entry the saga holds but the ledger lacks
+        is refused loudly: the stores are not shared, and a silent no-op would leave money
+        held."""
+        entry = await self._ledger.get(key)
+        if entry is None and ref_in_saga is not None:
+            raise ApplicationError(
+                f"the saga holds {ref_in_saga!r} but the ledger has no {key!r}: "
+                "is RTW_DATABASE_URL shared by every replica?",
+                type=missing_type,
+                non_retryable=True,
+            )
+        return entry
+
     @activity.defn(name=AUTHORIZE_PAYMENT)
     async def authorize(self, request: AuthorizePaymentRequest) -> PaymentResult:
         """Hold the order total on the payment method; a decline is a business failure."""
@@ -253,16 +270,11 @@ class PaymentActivities:
         """
         if done := await self._ledger.get(request.idempotency_key):
             return _result(done)
-        auth = await self._ledger.get(request.authorization_key)
+        auth = await self._reversed_entry(
+            request.authorization_key, request.authorization_ref, AUTHORIZATION_MISSING
+        )
         if auth is None:
-            if request.authorization_ref is None:
-                return _noop(request.idempotency_key, EntryKind.VOID)
-            raise ApplicationError(
-                f"the saga holds authorization {request.authorization_ref!r} but the ledger "
-                f"has no {request.authorization_key!r}: is RTW_DATABASE_URL shared?",
-                type=AUTHORIZATION_MISSING,
-                non_retryable=True,
-            )
+            return _noop(request.idempotency_key, EntryKind.VOID)
         children = await self._ledger.children(auth.key)
         if any(c.kind is EntryKind.CAPTURE for c in children):
             return _noop(request.idempotency_key, EntryKind.VOID, auth.currency)
@@ -291,16 +303,11 @@ class PaymentActivities:
         """Refund what is left of the capture; a no-op when nothing was captured."""
         if done := await self._ledger.get(request.idempotency_key):
             return _result(done)
-        capture = await self._ledger.get(request.capture_key)
+        capture = await self._reversed_entry(
+            request.capture_key, request.capture_ref, CAPTURE_MISSING
+        )
         if capture is None:
-            if request.capture_ref is None:
-                return _noop(request.idempotency_key, EntryKind.REFUND)
-            raise ApplicationError(
-                f"the saga holds capture {request.capture_ref!r} but the ledger has no "
-                f"{request.capture_key!r}: is RTW_DATABASE_URL shared?",
-                type=CAPTURE_MISSING,
-                non_retryable=True,
-            )
+            return _noop(request.idempotency_key, EntryKind.REFUND)
         refunded = sum(
             c.amount_cents
             for c in await self._ledger.children(capture.key)

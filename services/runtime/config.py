@@ -128,6 +128,13 @@ class WorkerTuning(BaseSettings):
     graceful_shutdown_seconds: float = Field(
         default=30.0, ge=0, description="time in-flight activities get to finish on SIGTERM"
     )
+    sticky_queue_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="how long a workflow's next task waits for the worker that cached it "
+        "before any worker may take it (the SDK's default of 10 s stalls every saga cached "
+        "on a worker that drains or dies for that long)",
+    )
 
 
 class DatabaseSettings(BaseSettings):

@@ -86,12 +86,19 @@ class PostgresDatabase:
         )
 
     async def open(self) -> None:
-        """Open the pool, failing with one line when the server cannot be reached."""
+        """Open the pool, failing with one line (the server's own reason) when the database
+        cannot be reached. One direct connection first: the pool would only report that it
+        timed out, after logging every failed attempt."""
         try:
+            probe = await AsyncConnection.connect(
+                self._conninfo, connect_timeout=max(1, int(self._connect_timeout))
+            )
+            await probe.close()
             await self.pool.open(wait=True, timeout=self._connect_timeout)
         except Exception as exc:
             await self.pool.close()
-            raise DatabaseError(f"cannot reach PostgreSQL at {self.where}: {exc}") from None
+            reason = " ".join(str(exc).split())
+            raise DatabaseError(f"cannot reach PostgreSQL at {self.where}: {reason}") from None
 
     async def close(self) -> None:
         """Close every pooled connection."""

@@ -1,10 +1,10 @@
 """Versioned schema migrations of every store (ledger, inventory, order claims, outbox).
 
 Append a new `Migration` for every change; never edit one that has shipped. Each migration
-has a PostgreSQL and an SQLite form of the same schema. The database enforces the money and
-stock rules it can express (unique keys, one capture and one void per authorization, one
-saga capture per order, stock never below zero); the stores check the rest inside the
-same transaction.
+has a PostgreSQL and an SQLite form, rendered from one schema text. The database enforces
+the money and stock rules it can express (unique keys, one capture and one void per
+authorization, one saga capture per order, stock never below zero); the stores check the
+rest inside the same transaction.
 """
 
 from __future__ import annotations
@@ -29,71 +29,35 @@ class Migration:
 #: Upper bound of any stored amount (minor units); orders are capped far below it.
 MAX_STORED_CENTS = 10**15
 
-_V1_POSTGRES = f"""
+#: Column types that differ between the dialects; the schema text is written once.
+_POSTGRES = {
+    "serial": "BIGSERIAL PRIMARY KEY",
+    "bigint": "BIGINT",
+    "time": "TIMESTAMPTZ",
+    "now": "now()",
+    "bool": "BOOLEAN",
+    "false": "false",
+}
+_SQLITE = {
+    "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "bigint": "INTEGER",
+    "time": "TEXT",
+    "now": "CURRENT_TIMESTAMP",
+    "bool": "INTEGER",
+    "false": "0",
+}
+
+_V1 = """
 CREATE TABLE ledger (
-    seq BIGSERIAL PRIMARY KEY,
+    seq {serial},
     key TEXT NOT NULL UNIQUE,
     order_id TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('authorization', 'capture', 'void', 'refund')),
-    amount_cents BIGINT NOT NULL CHECK (amount_cents >= 0 AND amount_cents <= {MAX_STORED_CENTS}),
+    amount_cents {bigint} NOT NULL CHECK (amount_cents >= 0 AND amount_cents <= {max_cents}),
     currency TEXT NOT NULL,
     provider_ref TEXT NOT NULL,
     parent_key TEXT REFERENCES ledger (key),
-    created_at TIMESTAMPTZ NOT NULL
-);
-CREATE INDEX ledger_order ON ledger (order_id);
-CREATE INDEX ledger_created ON ledger (created_at);
-CREATE INDEX ledger_parent ON ledger (parent_key);
-CREATE UNIQUE INDEX ledger_one_capture_per_authorization ON ledger (parent_key)
-    WHERE kind = 'capture';
-CREATE UNIQUE INDEX ledger_one_void_per_authorization ON ledger (parent_key)
-    WHERE kind = 'void';
-CREATE UNIQUE INDEX ledger_one_saga_capture_per_order ON ledger (order_id)
-    WHERE kind = 'capture' AND parent_key IS NOT NULL;
-
-CREATE TABLE stock (
-    sku TEXT PRIMARY KEY,
-    available BIGINT NOT NULL CHECK (available >= 0)
-);
-CREATE TABLE reservations (
-    key TEXT PRIMARY KEY,
-    order_id TEXT NOT NULL,
-    items TEXT NOT NULL,
-    released BOOLEAN NOT NULL DEFAULT false,
-    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-CREATE INDEX reservations_order ON reservations (order_id);
-
-CREATE TABLE order_claims (
-    order_id TEXT PRIMARY KEY,
-    workflow_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    claimed_at TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-
-CREATE TABLE outbox (
-    seq BIGSERIAL PRIMARY KEY,
-    dedupe_key TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    order_id TEXT,
-    message TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL
-);
-CREATE INDEX outbox_order ON outbox (order_id);
-"""
-
-_V1_SQLITE = f"""
-CREATE TABLE ledger (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    order_id TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('authorization', 'capture', 'void', 'refund')),
-    amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0 AND amount_cents <= {MAX_STORED_CENTS}),
-    currency TEXT NOT NULL,
-    provider_ref TEXT NOT NULL,
-    parent_key TEXT REFERENCES ledger (key),
-    created_at TEXT NOT NULL
+    created_at {time} NOT NULL
 );
 CREATE INDEX ledger_order ON ledger (order_id);
 CREATE INDEX ledger_created ON ledger (created_at);
@@ -106,36 +70,45 @@ CREATE UNIQUE INDEX ledger_one_saga_capture_per_order ON ledger (order_id)
     WHERE kind = 'capture' AND parent_key IS NOT NULL;
 CREATE TABLE stock (
     sku TEXT PRIMARY KEY,
-    available INTEGER NOT NULL CHECK (available >= 0)
+    available {bigint} NOT NULL CHECK (available >= 0)
 );
 CREATE TABLE reservations (
     key TEXT PRIMARY KEY,
     order_id TEXT NOT NULL,
     items TEXT NOT NULL,
-    released INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+    released {bool} NOT NULL DEFAULT {false},
+    created_at {time} NOT NULL DEFAULT {now}
 );
 CREATE INDEX reservations_order ON reservations (order_id);
 CREATE TABLE order_claims (
     order_id TEXT PRIMARY KEY,
     workflow_id TEXT NOT NULL,
     run_id TEXT NOT NULL,
-    claimed_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+    claimed_at {time} NOT NULL DEFAULT {now}
 );
 CREATE TABLE outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq {serial},
     dedupe_key TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     customer_id TEXT NOT NULL,
     order_id TEXT,
     message TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at {time} NOT NULL
 );
 CREATE INDEX outbox_order ON outbox (order_id)
 """
 
+
+def _dialects(schema: str) -> tuple[str, str]:
+    """The PostgreSQL and SQLite forms of one schema text."""
+    return (
+        schema.format(max_cents=MAX_STORED_CENTS, **_POSTGRES),
+        schema.format(max_cents=MAX_STORED_CENTS, **_SQLITE),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "ledger, inventory, order claims, outbox", _V1_POSTGRES, _V1_SQLITE),
+    Migration(1, "ledger, inventory, order claims, outbox", *_dialects(_V1)),
 )
 
 #: The schema version this build needs.

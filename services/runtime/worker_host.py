@@ -43,6 +43,9 @@ def worker_options(settings: Settings, queue: TaskQueue) -> dict[str, object]:
         "max_concurrent_activity_task_polls": tuning.max_concurrent_activity_polls,
         "max_concurrent_workflow_task_polls": tuning.max_concurrent_workflow_task_polls,
         "graceful_shutdown_timeout": timedelta(seconds=tuning.graceful_shutdown_seconds),
+        "sticky_queue_schedule_to_start_timeout": timedelta(
+            seconds=tuning.sticky_queue_timeout_seconds
+        ),
     }
 
 

@@ -42,7 +42,7 @@ def test_quick_chaos_run_loses_nothing_and_recovers_fast(tmp_path: Path) -> None
     assert kinds.count("kill") >= 4, "3 payments kills + the kill during compensations"
     assert report["worker_restarts"] >= 4
     hostile = {h["name"]: h for h in report["hostile"]}
-    assert len(hostile) >= 10
+    assert len(hostile) >= 11
     assert all(h["ok"] and not h["wedged"] for h in hostile.values()), hostile
     assert hostile["closed order id started again"]["got"] == "OrderAlreadyExists"
     assert report["crash_after_capture_fired"] is True, "a worker died after a committed capture"
