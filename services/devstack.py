@@ -38,6 +38,7 @@ from services.orchestration.client import (
 )
 from services.runtime.config import Settings
 from services.runtime.connection import connect
+from services.runtime.database import open_database
 from services.runtime.devserver import DevServer
 from services.runtime.local_stack import LocalStack
 
@@ -65,6 +66,7 @@ async def local_stack(
         address, ui_url = server.address, server.ui_url
     stack = LocalStack(address=address, log_dir=log_dir, env=dict(env or {}))
     try:
+        await _migrate_for_dev(settings)
         print("starting workers: " + ", ".join(q.value for q in TaskQueue), flush=True)
         await stack.start()
         yield address, ui_url
@@ -76,6 +78,19 @@ async def local_stack(
         )
         if server is not None:
             await server.stop()
+
+
+async def _migrate_for_dev(settings: Settings) -> None:
+    """A development stack brings its own database up to date (SQLite does so by itself);
+    deployments run `rtw db migrate` on purpose instead."""
+    if not settings.database.shared:
+        return
+    db = await open_database(settings.database, data_dir=settings.data_dir, require_current=False)
+    try:
+        if applied := await db.migrate():
+            print(f"migrated {db.where}: applied {applied}", flush=True)
+    finally:
+        await db.close()
 
 
 def _workflows_url(ui_url: str | None, namespace: str) -> str | None:

@@ -88,12 +88,13 @@ def demo(
 
 def _run_stack(main: Coroutine[Any, Any, int]) -> int:
     """Run a local-stack coroutine, turning start-up failures into one clear line."""
+    from services.runtime.database import DatabaseError
     from services.runtime.devserver import DevServerError
     from services.runtime.local_stack import WorkerProcessError
 
     try:
         return asyncio.run(main)
-    except (DevServerError, WorkerProcessError) as exc:
+    except (DevServerError, WorkerProcessError, DatabaseError) as exc:
         typer.echo(f"rtw: {exc}", err=True)
         return 1
 

@@ -36,9 +36,15 @@ async def test_demo_runs_every_order_to_its_expected_end_and_stops_cleanly(
     assert (tmp_path / "temporal.db").exists(), "the dev server keeps its history under .rtw/"
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 async def test_dev_uses_an_existing_server_and_stops_on_ctrl_c(
-    dev_server: DevServer, tmp_path: Path
+    dev_server: DevServer, tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
+    """With RTW_DATABASE_URL on an empty database, `rtw dev` migrates it before the workers
+    start (a deployment runs `rtw db migrate` itself)."""
+    extra = {}
+    if database == "postgresql":
+        extra["RTW_DATABASE_URL"] = request.getfixturevalue("postgres_url")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -48,7 +54,8 @@ async def test_dev_uses_an_existing_server_and_stops_on_ctrl_c(
             **os.environ,
             "TEMPORAL_ADDRESS": dev_server.address,
             "RTW_DATA_DIR": str(tmp_path),
-            "RTW_QUEUE_PREFIX": "devcmd-",
+            "RTW_QUEUE_PREFIX": f"devcmd-{database}-",
+            **extra,
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -61,6 +68,8 @@ async def test_dev_uses_an_existing_server_and_stops_on_ctrl_c(
             assert line, "rtw dev exited early:\n" + "".join(seen)
             seen.append(line)
     assert any(f"running against {dev_server.address}" in line for line in seen)
+    if database == "postgresql":
+        assert any(line.startswith("migrated 127.0.0.1:") for line in seen), seen
     assert not any("embedded Temporal" in line for line in seen)
 
     proc.send_signal(signal.SIGINT)

@@ -62,7 +62,11 @@ async def test_duplicate_and_out_of_order_events_apply_once_and_never_go_back(
     await send(shipment, "e-2", "in_transit")  # arrives before picked_up
     await send(shipment, "e-1", "picked_up")  # late: stale, no step back
     await send(shipment, "e-2", "in_transit")  # duplicate delivery of the same event
-    mid = await shipment.query(STATUS_QUERY, result_type=ShipmentStatus)
+    # Signals are applied by the workflow's next task; wait for it rather than race it.
+    mid: ShipmentStatus = await eventually(
+        lambda: shipment.query(STATUS_QUERY, result_type=ShipmentStatus),
+        lambda s: len(s.events) + s.duplicates_ignored >= 3,
+    )
     assert mid.state.value == "in_transit"
     await send(shipment, "e-3", "delivered")
     await send(shipment, "e-3", "delivered")
