@@ -989,3 +989,13 @@ def test_notes_tell_the_next_command(helm: str) -> None:
     result = run_helm(helm, "install", RELEASE, str(CHART), "--dry-run=client", "-n", NAMESPACE)
     assert result.returncode == 0, result.stderr
     assert f"helm test {RELEASE} -n {NAMESPACE}" in result.stdout
+
+
+def test_notes_name_the_prefixed_task_queues(helm: str) -> None:
+    result = run_helm(
+        helm, "install", RELEASE, str(CHART), "--dry-run=client", "-n", NAMESPACE,
+        "--set", "queuePrefix=staging-",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for queue in ("orchestration", "payments", "notifications"):
+        assert f'task queue "staging-{queue}"' in result.stdout
