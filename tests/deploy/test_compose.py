@@ -59,7 +59,9 @@ def test_one_worker_service_per_queue_from_one_image(compose: dict[str, Any]) ->
         assert worker["environment"]["OTEL_SERVICE_NAME"] == f"rtw-{queue.value}"
         assert worker["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
         assert "/readyz" in " ".join(worker["healthcheck"]["test"])
-        assert worker["depends_on"]["temporal"]["condition"] == "service_healthy"
+        # Not just "Temporal is up": its namespace must exist before a worker polls it.
+        namespace = worker["depends_on"]["temporal-create-namespace"]
+        assert namespace["condition"] == "service_completed_successfully"
 
 
 DATABASE_URL = re.compile(r"postgresql://[^@/]+@postgresql:5432/rtw")
@@ -107,10 +109,83 @@ def test_rtw_migrate_applies_the_schema_once_the_database_exists(compose: dict[s
 
 
 def test_start_up_is_ordered_by_health_not_by_guesswork(compose: dict[str, Any]) -> None:
+    """PostgreSQL healthy → Temporal's schema job done → server healthy → namespace job done
+    → workers; the schema and namespace come from Temporal's admin-tools, not auto-setup."""
     services = compose["services"]
-    assert services["temporal"]["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    schema = services["temporal-schema"]
+    assert schema["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    assert schema["image"] == "${TEMPORAL_ADMINTOOLS_IMAGE}"
+    script = schema["command"][-1]
+    for step in ("create", "setup-schema -v 0.0", "update-schema -d"):
+        assert step in script
+    assert "setup temporal temporal" in script
+    assert "setup temporal_visibility visibility" in script
+    temporal = services["temporal"]
+    assert temporal["depends_on"]["temporal-schema"]["condition"] == (
+        "service_completed_successfully"
+    )
+    namespace = services["temporal-create-namespace"]
+    assert namespace["depends_on"]["temporal"]["condition"] == "service_healthy"
+    assert "namespace create -n default" in namespace["command"][-1]
+    assert "namespace describe -n default" in namespace["command"][-1], "reruns succeed"
     for name in ("postgresql", "temporal"):
         assert "healthcheck" in services[name], name
+
+
+def test_no_deprecated_images() -> None:
+    images = env_file()
+    assert images["TEMPORAL_IMAGE"].startswith("temporalio/server:")
+    assert images["TEMPORAL_ADMINTOOLS_IMAGE"].startswith("temporalio/admin-tools:")
+    assert images["JAEGER_IMAGE"].startswith("jaegertracing/jaeger:2."), "Jaeger v2"
+    assert not any("auto-setup" in v or "all-in-one" in v for v in images.values())
+
+
+def test_jaeger_v2_takes_otlp_from_the_workers(compose: dict[str, Any]) -> None:
+    jaeger = compose["services"]["jaeger"]
+    assert jaeger["environment"]["JAEGER_LISTEN_HOST"] == "0.0.0.0", "v2 binds to localhost"
+    assert "127.0.0.1:4317:4317" in jaeger["ports"]
+
+
+def test_every_published_port_is_bound_to_loopback(compose: dict[str, Any]) -> None:
+    published = [
+        (name, port) for name, s in compose["services"].items() for port in s.get("ports", [])
+    ]
+    assert published
+    for name, port in published:
+        assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+@pytest.mark.parametrize("name", [*(q.value for q in TaskQueue), "rtw-migrate", "rtw-cli"])
+def test_rtw_containers_run_hardened_as_in_the_chart(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    assert service["user"] == "10001:10001"
+    assert service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+    assert service["tmpfs"] == ["/tmp"]
+    assert service["environment"]["RTW_DATA_DIR"].startswith("/tmp/")
+
+
+def test_infra_profile_is_temporal_ui_jaeger_and_postgresql_only(compose: dict[str, Any]) -> None:
+    """`docker compose --profile infra up -d`, then workers on the host with live code."""
+    infra = {n for n, s in compose["services"].items() if "infra" in s.get("profiles", [])}
+    assert infra == {
+        "postgresql",
+        "temporal-schema",
+        "temporal",
+        "temporal-create-namespace",
+        "temporal-ui",
+        "jaeger",
+        "rtw-db-create",
+    }
+    unprofiled = [n for n, s in compose["services"].items() if not s.get("profiles")]
+    assert unprofiled == [], "every service belongs to a profile, so `--profile infra` is exact"
+    full = {n for n, s in compose["services"].items() if "full" in s.get("profiles", [])}
+    assert full >= infra | {q.value for q in TaskQueue} | {"rtw-migrate"}
+    assert env_file()["COMPOSE_PROFILES"] == "full", "plain `docker compose up` is the full stack"
+    ports = {p for s in compose["services"].values() for p in s.get("ports", [])}
+    for needed in ("127.0.0.1:7233:7233", "127.0.0.1:5432:5432", "127.0.0.1:4317:4317"):
+        assert needed in ports, f"host workers need {needed}"
 
 
 def test_workers_get_more_stop_time_than_their_drain(compose: dict[str, Any]) -> None:
