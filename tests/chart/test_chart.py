@@ -44,6 +44,13 @@ SELECTOR_KEYS = {
     "app.kubernetes.io/instance",
     "app.kubernetes.io/component",
 }
+# networkPolicy.dnsTo's default: the cluster DNS pods.
+KUBE_DNS = [
+    {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    }
+]
 
 
 def _case(path: Path) -> str:
@@ -147,15 +154,13 @@ def test_selectors_use_only_name_instance_component(rendered: dict[str, list[Man
             assert labels["app.kubernetes.io/instance"] == RELEASE
 
 
-def test_every_worker_has_service_pdb_configmap(default: list[Manifest]) -> None:
-    for kind in ("Service", "PodDisruptionBudget", "ConfigMap"):
+def test_every_worker_has_service_and_configmap(default: list[Manifest]) -> None:
+    for kind in ("Service", "ConfigMap"):
         assert set(by_kind(default, kind)) == set(QUEUES), kind
     for queue, svc in by_kind(default, "Service").items():
         ports = {p["name"]: p["port"] for p in svc["spec"]["ports"]}
         assert ports == {"health": 8080, "metrics": 9464}
         assert svc["spec"]["selector"]["app.kubernetes.io/component"] == queue
-    for pdb in by_kind(default, "PodDisruptionBudget").values():
-        assert pdb["spec"]["maxUnavailable"] == 1
 
 
 def test_probes_hit_the_health_endpoints(default: list[Manifest]) -> None:
@@ -215,7 +220,10 @@ def test_changing_payments_changes_only_payments(rendered: dict[str, list[Manife
     base = _index(rendered["ci/default-values.yaml"])
     changed = _index(rendered["ci/payments-scaled-values.yaml"])
     added = set(changed) - set(base)
-    assert added == {("HorizontalPodAutoscaler", f"{RELEASE}-rtw-payments")}
+    assert added == {
+        ("HorizontalPodAutoscaler", f"{RELEASE}-rtw-payments"),
+        ("PodDisruptionBudget", f"{RELEASE}-rtw-payments"),  # it can now run more than one pod
+    }
     assert set(base) - set(changed) == set()
     differing = {key for key in base if base[key] != changed[key]}
     assert differing == {
@@ -339,7 +347,7 @@ def test_network_policy_follows_endpoints(rendered: dict[str, list[Manifest]]) -
     assert database["to"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "postgres"
     }
-    assert "to" not in dns
+    assert dns["to"] == KUBE_DNS  # the default DNS peers
     assert np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]
     cloud = rendered["ci/cloud-keda-values.yaml"]
     np = by_kind(cloud, "NetworkPolicy")[f"{RELEASE}-rtw"]
@@ -420,7 +428,8 @@ def test_keda_scaled_object_targets_the_right_queue(rendered: dict[str, list[Man
         assert meta["namespace"] == "rtw-prod.a1b2c"
         assert meta["endpoint"] == "rtw-prod.a1b2c.tmprl.cloud:7233"
         assert meta["queueTypes"] == "activity"
-        assert meta["enableTLS"] == "true"  # Temporal Cloud: API key over TLS
+        # The temporal scaler has no enableTLS: it speaks TLS because it has an API key.
+        assert "enableTLS" not in meta
         assert all(isinstance(v, str) for v in meta.values())  # KEDA metadata is string-only
         assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
         assert "replicas" not in _workers(objs)[queue]["spec"]
@@ -553,19 +562,25 @@ def test_every_worker_reads_the_database_url_from_the_secret(
     for name, objs in rendered.items():
         has_db = "migrate" in by_kind(objs, "Job")
         for queue, dep in _workers(objs).items():
-            assert ("env" in _container(dep)) == has_db, (name, queue)
+            names = [e["name"] for e in _container(dep).get("env", [])]
+            assert ("RTW_DATABASE_URL" in names) == has_db, (name, queue)
     assert "migrate" in by_kind(rendered["examples/scale-payments.yaml"], "Job")
 
 
 def test_secrets_in_env_are_only_the_database_url(rendered: dict[str, list[Manifest]]) -> None:
-    """checkov's CKV_K8S_35 is skipped for RTW_DATABASE_URL alone; hold every other secret to it."""
+    """checkov's CKV_K8S_35 is skipped for RTW_DATABASE_URL; the chart puts no other secret in env.
+
+    Only a user's own `extraEnvFrom` (ci/extensions-values.yaml) adds a Secret as env.
+    """
     for name, objs in rendered.items():
         for where, pod in pod_specs(objs):
             for container in pod["containers"]:
                 for var in container.get("env", []):
-                    if "valueFrom" in var:
+                    if "secretKeyRef" in var.get("valueFrom", {}):
                         assert var["name"] == "RTW_DATABASE_URL", (name, where, var)
-                        assert set(var["valueFrom"]) == {"secretKeyRef"}, (name, where)
+                for source in container.get("envFrom", []):
+                    if "secretRef" in source:
+                        assert (name, where) == (EXT_CASE, f"Deployment/{RELEASE}-rtw-payments")
 
 
 def test_no_database_url_in_values_or_rendered_config(
@@ -746,6 +761,401 @@ def test_helm_test_job_gets_the_same_credentials(rendered: dict[str, list[Manife
     assert env["TEMPORAL_API_KEY_FILE"] == "/etc/rtw/temporal-api-key/api-key"
 
 
+# --- extension points and hygiene ---------------------------------------------------------
+
+EXT_CASE = "ci/extensions-values.yaml"
+
+
+def _values_file(tmp_path: Path, values: dict[str, Any]) -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def test_extension_points_per_worker(rendered: dict[str, list[Manifest]]) -> None:
+    workers = _workers(rendered[EXT_CASE])
+    pre_stop = {"exec": {"command": ["/bin/sh", "-c", "sleep 5"]}}
+    for queue, dep in workers.items():
+        container = _container(dep)
+        assert container["lifecycle"] == {"preStop": pre_stop}, queue  # from workerDefaults
+        config_map = {"configMapRef": {"name": f"{RELEASE}-rtw-{queue}"}}
+        if queue == "payments":
+            # The worker's list replaces workerDefaults' list; extraEnvFrom precedes the chart's
+            # ConfigMap, so the chart's own variables win a clash.
+            region = {"configMapKeyRef": {"name": "payments-provider", "key": "region"}}
+            assert container["env"] == [{"name": "PAYMENTS_PROVIDER_REGION", "valueFrom": region}]
+            secret_ref = {"secretRef": {"name": "payments-provider"}}
+            assert container["envFrom"] == [secret_ref, config_map]
+            volumes = dep["spec"]["template"]["spec"]["volumes"]
+            assert volumes[-1] == {
+                "name": "provider-ca",
+                "configMap": {"name": "payments-provider-ca"},
+            }
+            assert {v["name"] for v in volumes} == {"tmp", "data", "provider-ca"}
+            assert container["volumeMounts"][-1] == {
+                "name": "provider-ca",
+                "mountPath": "/etc/rtw/provider-ca",
+                "readOnly": True,
+            }
+        else:
+            pod_name = {"fieldRef": {"fieldPath": "metadata.name"}}
+            assert container["env"] == [
+                {"name": "POD_NAME", "valueFrom": pod_name},
+                {"name": "FEATURE_FLAGS", "value": "fast-path"},
+            ]
+            assert container["envFrom"] == [config_map]
+            assert len(dep["spec"]["template"]["spec"]["volumes"]) == 2  # tmp and data only
+
+
+def test_extra_env_follows_the_database_url(helm: str) -> None:
+    objs = load(
+        render(
+            helm,
+            values=[CHART / "ci" / "extensions-values.yaml"],
+            sets=["database.existingSecret=rtw-db"],
+        )
+    )
+    env = _container(_workers(objs)["orchestration"])["env"]
+    assert [e["name"] for e in env] == ["RTW_DATABASE_URL", "POD_NAME", "FEATURE_FLAGS"]
+
+
+REFUSED = " is set by the chart; remove it and use "
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (
+            ["workers.payments.env.TEMPORAL_ADDRESS=x:7233"],
+            f"workers.payments.env: TEMPORAL_ADDRESS{REFUSED}temporal.address.",
+        ),
+        (
+            ["workers.payments.env.TEMPORAL_NAMESPACE=ns"],
+            f"workers.payments.env: TEMPORAL_NAMESPACE{REFUSED}temporal.namespace.",
+        ),
+        (
+            ["workerDefaults.env.RTW_DATABASE_URL=sqlite:///x"],
+            f"workerDefaults.env: RTW_DATABASE_URL{REFUSED}database.existingSecret",
+        ),
+        (
+            [
+                "workers.payments.extraEnv[0].name=TEMPORAL_API_KEY",
+                "workers.payments.extraEnv[0].value=k",
+            ],
+            f"workers.payments.extraEnv: TEMPORAL_API_KEY{REFUSED}temporal.apiKey.existingSecret",
+        ),
+        (
+            [
+                "workers.orchestration.extraEnv[0].name=RTW_DATABASE_URL",
+                "workers.orchestration.extraEnv[0].valueFrom.secretKeyRef.name=db",
+                "workers.orchestration.extraEnv[0].valueFrom.secretKeyRef.key=url",
+            ],
+            f"workers.orchestration.extraEnv: RTW_DATABASE_URL{REFUSED}database.existingSecret",
+        ),
+        (
+            ["workers.payments.env.TEMPORAL_TLS_CLIENT_CERT_PATH=/x"],
+            f"workers.payments.env: TEMPORAL_TLS_CLIENT_CERT_PATH{REFUSED}temporal.tls.*",
+        ),
+        (
+            ["workers.payments.env.TEMPORAL_GRPC_META=x"],
+            f"workers.payments.env: TEMPORAL_GRPC_META{REFUSED}the temporal.* values",
+        ),
+    ],
+    ids=["address", "namespace", "database-url", "api-key", "extra-database-url", "tls", "other"],
+)
+def test_chart_owned_env_names_are_refused(helm: str, sets: list[str], message: str) -> None:
+    result = template(helm, sets=sets)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"workers": {"payments": {"extraVolumes": [{"name": "tmp", "emptyDir": {}}]}}},
+            'workers.payments.extraVolumes: the volume name "tmp" is the chart\'s own',
+        ),
+        (
+            {
+                "workerDefaults": {
+                    "extraVolumeMounts": [{"name": "x", "mountPath": "/var/lib/rtw/"}]
+                }
+            },
+            'workerDefaults.extraVolumeMounts: mountPath "/var/lib/rtw/" is used by the chart',
+        ),
+    ],
+    ids=["volume-name", "mount-path"],
+)
+def test_chart_owned_volumes_are_refused(
+    helm: str, tmp_path: Path, values: dict[str, Any], message: str
+) -> None:
+    result = template(helm, values=[_values_file(tmp_path, values)])
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+
+
+def test_other_env_names_pass(helm: str) -> None:
+    sets = [
+        "workers.payments.env.MY_TEMPORAL_TIMEOUT=5",
+        "workers.payments.env.RTW_DATABASE_POOL=4",
+    ]
+    env = env_of(load(render(helm, sets=sets)), "payments")
+    assert (env["MY_TEMPORAL_TIMEOUT"], env["RTW_DATABASE_POOL"]) == ("5", "4")
+
+
+@pytest.mark.parametrize(
+    ("values", "needle"),
+    [
+        ({"extraEnv": [{"name": "A", "value": "1", "valueFrom": {"fieldRef": {}}}]}, "extraEnv"),
+        ({"extraEnv": [{"value": "1"}]}, "extraEnv"),
+        ({"extraEnvFrom": [{"secretRf": {"name": "s"}}]}, "secretRf"),
+        ({"lifecycle": {"preStp": {}}}, "preStp"),
+        ({"keda": {"fallback": {"replica": 2}}}, "replica"),
+        ({"autoscaling": {"behavior": {"scaleDwn": {}}}}, "scaleDwn"),
+    ],
+    ids=[
+        "value-and-valueFrom",
+        "no-name",
+        "envFrom-typo",
+        "lifecycle-typo",
+        "fallback-typo",
+        "behavior-typo",
+    ],
+)
+def test_schema_checks_extension_points(
+    helm: str, tmp_path: Path, values: dict[str, Any], needle: str
+) -> None:
+    result = template(helm, values=[_values_file(tmp_path, {"workers": {"payments": values}})])
+    assert result.returncode != 0
+    assert needle in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("release", ["demo", "r" * 53])
+def test_names_stay_unique_and_short_under_long_names(helm: str, release: str) -> None:
+    """A 60-character fullnameOverride (or the longest release name) cuts the prefix, never the
+    component suffix: every object keeps a distinct name of at most 63 characters."""
+    sets = [
+        "database.existingSecret=rtw-db",
+        "temporal.apiKey.existingSecret=temporal-key",
+        "workers.payments.keda.enabled=true",
+        "workers.orchestration.autoscaling.enabled=true",
+        "workers.notifications.replicaCount=2",
+        "metrics.serviceMonitor.enabled=true",
+    ]
+    override = "a-very-long-release-prefix-that-fills-up-the-name-budget-xyz"
+    assert len(override) == 60
+    if release == "demo":
+        sets.append(f"fullnameOverride={override}")
+    result = run_helm(helm, "template", release, str(CHART), "--namespace", NAMESPACE, sets=sets)
+    assert result.returncode == 0, result.stderr
+    objs = load(result.stdout)
+    kinds = {o["kind"] for o in objs}
+    assert {"TriggerAuthentication", "ScaledObject", "HorizontalPodAutoscaler"} <= kinds
+    assert {"PodDisruptionBudget", "ServiceMonitor", "NetworkPolicy", "Job"} <= kinds
+    names = [(o["kind"], o["metadata"]["name"]) for o in objs]
+    assert len(set(names)) == len(names), names
+    for kind, name in names:
+        assert len(name) <= 63, (kind, name)
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), (kind, name)
+    for obj in objs:
+        comp = component(obj)
+        if comp and obj["kind"] != "TriggerAuthentication":
+            assert obj["metadata"]["name"].endswith(f"-{comp}"), obj["metadata"]["name"]
+    auth = next(o for o in objs if o["kind"] == "TriggerAuthentication")
+    assert auth["metadata"]["name"].endswith("-temporal")
+    # Four per-worker kinds, each with three distinct names.
+    for kind in ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget"):
+        assert len({n for k, n in names if k == kind}) == 3, kind
+
+
+@pytest.mark.parametrize(
+    ("sets", "with_pdb"),
+    [
+        ([], set()),
+        (["workers.payments.replicaCount=2"], {"payments"}),
+        (["workers.payments.replicaCount=0"], set()),
+        (["workerDefaults.autoscaling.enabled=true"], set(QUEUES)),
+        (
+            [
+                "workers.payments.autoscaling.enabled=true",
+                "workers.payments.autoscaling.maxReplicas=1",
+            ],
+            set(),
+        ),
+        (
+            ["workers.payments.keda.enabled=true", "workers.payments.keda.maxReplicaCount=3"],
+            {"payments"},
+        ),
+        (["workers.payments.keda.enabled=true", "workers.payments.keda.maxReplicaCount=1"], set()),
+        (
+            ["workerDefaults.replicaCount=2", "workers.payments.podDisruptionBudget.enabled=false"],
+            {"orchestration", "notifications"},
+        ),
+    ],
+    ids=[
+        "single",
+        "replicas-2",
+        "replicas-0",
+        "hpa",
+        "hpa-max-1",
+        "keda-max-3",
+        "keda-max-1",
+        "disabled",
+    ],
+)
+def test_pdb_only_when_a_worker_can_have_more_than_one_pod(
+    helm: str, sets: list[str], with_pdb: set[str]
+) -> None:
+    objs = load(render(helm, sets=[*sets, "database.existingSecret=rtw-db"]))
+    pdbs = by_kind(objs, "PodDisruptionBudget")
+    assert set(pdbs) == with_pdb
+    for queue, pdb in pdbs.items():
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == queue
+
+
+def test_dns_egress_defaults_to_kube_dns(rendered: dict[str, list[Manifest]]) -> None:
+    for name in ("ci/default-values.yaml", DB_CASE):
+        for policy in by_kind(rendered[name], "NetworkPolicy").values():
+            dns = policy["spec"]["egress"][0]
+            assert {p["port"] for p in dns["ports"]} == {53}
+            assert {p["protocol"] for p in dns["ports"]} == {"UDP", "TCP"}
+            assert dns["to"] == KUBE_DNS, (name, policy["metadata"]["name"])
+
+
+@pytest.mark.parametrize(
+    ("dns_to", "expected"),
+    [
+        ([{"ipBlock": {"cidr": "169.254.20.10/32"}}], [{"ipBlock": {"cidr": "169.254.20.10/32"}}]),
+        ([], None),
+    ],
+    ids=["nodelocal-dns", "any"],
+)
+def test_dns_egress_is_overridable(
+    helm: str, tmp_path: Path, dns_to: list[Manifest], expected: list[Manifest] | None
+) -> None:
+    values = {"networkPolicy": {"dnsTo": dns_to}, "database": {"existingSecret": "rtw-db"}}
+    objs = load(render(helm, values=[_values_file(tmp_path, values)]))
+    policies = by_kind(objs, "NetworkPolicy")
+    assert set(policies) == {f"{RELEASE}-rtw", "migrate"}
+    for policy in policies.values():
+        assert policy["spec"]["egress"][0].get("to") == expected
+
+
+def test_hpa_behavior_and_keda_fallback(rendered: dict[str, list[Manifest]]) -> None:
+    hpas = by_kind(rendered["ci/selfhosted-hpa-values.yaml"], "HorizontalPodAutoscaler")
+    assert hpas["orchestration"]["spec"]["behavior"] == {
+        "scaleDown": {
+            "stabilizationWindowSeconds": 600,
+            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
+        }
+    }
+    assert (
+        "behavior"
+        not in by_kind(rendered["ci/payments-scaled-values.yaml"], "HorizontalPodAutoscaler")[
+            "payments"
+        ]["spec"]
+    )
+    scaled = by_kind(rendered["ci/cloud-keda-values.yaml"], "ScaledObject")
+    payments = scaled["payments"]["spec"]
+    assert payments["fallback"] == {"failureThreshold": 3, "replicas": 2}
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 600}}
+    assert payments["advanced"] == {"horizontalPodAutoscalerConfig": {"behavior": behavior}}
+    assert "fallback" not in scaled["notifications"]["spec"]
+    assert "advanced" not in scaled["notifications"]["spec"]
+
+
+def test_keda_fallback_needs_both_fields(helm: str) -> None:
+    sets = [
+        "database.existingSecret=rtw-db",
+        "workers.payments.keda.enabled=true",
+        "workers.payments.keda.fallback.replicas=2",
+    ]
+    result = template(helm, sets=sets)
+    assert result.returncode != 0
+    assert "workers.payments.keda.fallback: set both failureThreshold and replicas" in result.stderr
+
+
+def test_soft_topology_spread_by_default(rendered: dict[str, list[Manifest]]) -> None:
+    for queue, dep in _workers(rendered["ci/default-values.yaml"]).items():
+        (constraint,) = dep["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert constraint == {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dep["spec"]["selector"]["matchLabels"]},
+        }
+        assert constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == queue
+    for dep in _workers(rendered["ci/minimal-values.yaml"]).values():  # `[]` turns it off
+        assert "topologySpreadConstraints" not in dep["spec"]["template"]["spec"]
+    for dep in _workers(rendered["ci/selfhosted-hpa-values.yaml"]).values():  # a list replaces it
+        (constraint,) = dep["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert constraint["topologyKey"] == "topology.kubernetes.io/zone"
+
+
+KEDA_TLS = [
+    "database.existingSecret=rtw-db",
+    "workers.payments.keda.enabled=true",
+    "temporal.tls.enabled=true",
+]
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        [],
+        [
+            "temporal.tls.existingSecret=ca-only",
+            "temporal.tls.clientCertKey=",
+            "temporal.tls.clientKeyKey=",
+            "temporal.tls.serverCaKey=ca.crt",
+        ],
+    ],
+    ids=["no-secret", "ca-only"],
+)
+def test_keda_with_tls_but_no_credentials_fails(helm: str, sets: list[str]) -> None:
+    result = template(helm, sets=[*KEDA_TLS, *sets])
+    assert result.returncode != 0
+    message = result.stderr
+    assert "workers.payments.keda: temporal.tls.enabled is true" in message
+    assert "neither is configured" in message
+    assert "temporal.apiKey.existingSecret" in message
+    assert "temporal.tls.existingSecret with clientCertKey and clientKeyKey" in message
+
+
+@pytest.mark.parametrize(
+    ("sets", "parameters"),
+    [
+        (["temporal.apiKey.existingSecret=key"], {"apiKey"}),
+        (["temporal.tls.existingSecret=mtls"], {"cert", "key"}),
+    ],
+    ids=["api-key", "mtls"],
+)
+def test_keda_with_tls_and_credentials_renders(
+    helm: str, sets: list[str], parameters: set[str]
+) -> None:
+    objs = load(render(helm, sets=[*KEDA_TLS, *sets]))
+    (auth,) = [o for o in objs if o["kind"] == "TriggerAuthentication"]
+    assert {r["parameter"] for r in auth["spec"]["secretTargetRef"]} == parameters
+    (so,) = by_kind(objs, "ScaledObject").values()
+    assert so["spec"]["triggers"][0]["authenticationRef"]["name"] == auth["metadata"]["name"]
+
+
+def test_readme_states_minimum_keda_versions() -> None:
+    readme = (CHART / "README.md").read_text()
+    section = readme.split("### KEDA versions", 1)[1].split("\n## ", 1)[0]
+    for feature, version in [
+        ("`temporal` trigger", "2.17"),
+        ("`tlsServerName`", "2.18"),
+        ("ScaledObject `fallback`", "2.17"),
+        ("`advanced.horizontalPodAutoscalerConfig.behavior`", "2.17"),
+    ]:
+        row = next(line for line in section.splitlines() if line.startswith(f"| {feature}"))
+        minimum = row.split("|")[3].strip()  # | feature | rendered for | minimum KEDA |
+        assert minimum.startswith(version), row
+
+
 # --- schema ----------------------------------------------------------------------------------
 
 
@@ -862,11 +1272,20 @@ def test_crd_objects_have_the_expected_shape(rendered: dict[str, list[Manifest]]
                         "maxReplicaCount",
                         "pollingInterval",
                         "cooldownPeriod",
+                        "fallback",
+                        "advanced",
                         "triggers",
                     },
                     {"scaleTargetRef", "triggers"},
                     where,
                 )
+                if "fallback" in spec:
+                    fallback_keys = {"failureThreshold", "replicas"}
+                    _assert_keys(spec["fallback"], fallback_keys, fallback_keys, where)
+                if "advanced" in spec:
+                    hpa_config = spec["advanced"]["horizontalPodAutoscalerConfig"]
+                    assert set(spec["advanced"]) == {"horizontalPodAutoscalerConfig"}, where
+                    assert set(hpa_config) == {"behavior"}, where
                 assert ("Deployment", spec["scaleTargetRef"]["name"]) in names
                 assert spec["minReplicaCount"] <= spec["maxReplicaCount"]
                 for trig in spec["triggers"]:
@@ -880,7 +1299,6 @@ def test_crd_objects_have_the_expected_shape(rendered: dict[str, list[Manifest]]
                             "queueTypes",
                             "targetQueueSize",
                             "activationTargetQueueSize",
-                            "enableTLS",
                             "tlsServerName",
                         },
                         {"endpoint", "namespace", "taskQueue", "targetQueueSize"},

@@ -26,9 +26,15 @@ Naming and labels. Selectors use only name, instance and component: they are imm
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Name of one component's objects. Call with (dict "root" $ "component" "payments"). */}}
+{{/*
+Name of one component's objects: <fullname>-<component>, at most 63 characters. A long prefix is
+cut, never the component suffix, so the names of different components stay distinct.
+Call with (dict "root" $ "component" "payments").
+*/}}
 {{- define "rtw.componentname" -}}
-{{- printf "%s-%s" (include "rtw.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- $suffix := printf "-%s" .component -}}
+{{- $prefix := include "rtw.fullname" .root | trunc (int (sub 63 (len $suffix))) | trimSuffix "-" -}}
+{{- printf "%s%s" $prefix $suffix -}}
 {{- end -}}
 
 {{/* Selector labels. Call with (dict "root" $ "component" "payments"); component may be empty. */}}
@@ -144,7 +150,63 @@ Call with (dict "root" $ "queue" "payments"); returns YAML (use fromYaml).
 {{- if and $w.autoscaling.enabled (kindIs "invalid" $w.autoscaling.targetCPUUtilizationPercentage) (kindIs "invalid" $w.autoscaling.targetMemoryUtilizationPercentage) -}}
 {{- fail (printf "%s.autoscaling: set targetCPUUtilizationPercentage and/or targetMemoryUtilizationPercentage; the HPA needs at least one metric." $where) -}}
 {{- end -}}
+{{- with $w.keda.fallback -}}
+{{- if not (and (hasKey . "failureThreshold") (hasKey . "replicas")) -}}
+{{- fail (printf "%s.keda.fallback: set both failureThreshold and replicas (KEDA needs both), or leave fallback empty." $where) -}}
+{{- end -}}
+{{- end -}}
+{{- $t := $root.Values.temporal -}}
+{{- $mtls := and $t.tls.existingSecret $t.tls.clientCertKey $t.tls.clientKeyKey -}}
+{{- if and $w.enabled $w.keda.enabled $t.tls.enabled (not $t.apiKey.existingSecret) (not $mtls) -}}
+{{- fail (printf "%s.keda: temporal.tls.enabled is true, but KEDA's temporal scaler uses TLS only when it authenticates with an API key or a client certificate, and neither is configured, so it would talk plaintext to a TLS endpoint and never scale. Set temporal.apiKey.existingSecret, or temporal.tls.existingSecret with clientCertKey and clientKeyKey (mTLS); or scale this worker with %s.autoscaling instead of keda." $where $where) -}}
+{{- end -}}
+{{- /* Name the key where it was set: the worker's own entry, else workerDefaults. */ -}}
+{{- $own := get $root.Values.workers .queue | default dict -}}
+{{- range $k, $_ := $w.env -}}
+{{- $from := ternary $where "workerDefaults" (hasKey ($own.env | default dict) $k) -}}
+{{- include "rtw.checkEnvName" (dict "name" $k "where" (printf "%s.env" $from)) -}}
+{{- end -}}
+{{- $from := ternary $where "workerDefaults" (hasKey $own "extraEnv") -}}
+{{- range $w.extraEnv -}}
+{{- include "rtw.checkEnvName" (dict "name" .name "where" (printf "%s.extraEnv" $from)) -}}
+{{- end -}}
+{{- $from = ternary $where "workerDefaults" (hasKey $own "extraVolumes") -}}
+{{- range $w.extraVolumes -}}
+{{- if has .name (list "tmp" "data" "temporal-api-key" "temporal-tls") -}}
+{{- fail (printf "%s.extraVolumes: the volume name %q is the chart's own (tmp, data, temporal-api-key, temporal-tls); choose another name." $from .name) -}}
+{{- end -}}
+{{- end -}}
+{{- $from = ternary $where "workerDefaults" (hasKey $own "extraVolumeMounts") -}}
+{{- range $w.extraVolumeMounts -}}
+{{- if has (trimSuffix "/" .mountPath) (list "/tmp" "/var/lib/rtw" "/etc/rtw/temporal-api-key" "/etc/rtw/temporal-tls") -}}
+{{- fail (printf "%s.extraVolumeMounts: mountPath %q is used by the chart (/tmp, /var/lib/rtw, /etc/rtw/temporal-api-key, /etc/rtw/temporal-tls); mount below another path." $from .mountPath) -}}
+{{- end -}}
+{{- end -}}
 {{- toYaml $w -}}
+{{- end -}}
+
+{{/*
+Refuse an env name the chart owns: TEMPORAL_* come from temporal.*, RTW_DATABASE_URL from
+database.existingSecret. Call with (dict "name" "TEMPORAL_ADDRESS" "where" "workers.payments.env").
+*/}}
+{{- define "rtw.checkEnvName" -}}
+{{- $use := "" -}}
+{{- if eq .name "RTW_DATABASE_URL" -}}
+{{- $use = "database.existingSecret (a Secret holding the postgresql:// URL under database.secretKey); the URL never goes into values" -}}
+{{- else if eq .name "TEMPORAL_ADDRESS" -}}
+{{- $use = "temporal.address" -}}
+{{- else if eq .name "TEMPORAL_NAMESPACE" -}}
+{{- $use = "temporal.namespace" -}}
+{{- else if hasPrefix "TEMPORAL_API_KEY" .name -}}
+{{- $use = "temporal.apiKey.existingSecret (the key is mounted as a file)" -}}
+{{- else if hasPrefix "TEMPORAL_TLS" .name -}}
+{{- $use = "temporal.tls.* (enabled, existingSecret, clientCertKey, clientKeyKey, serverCaKey, serverName)" -}}
+{{- else if hasPrefix "TEMPORAL_" .name -}}
+{{- $use = "the temporal.* values (the chart sets the TEMPORAL_* connection variables itself)" -}}
+{{- end -}}
+{{- if $use -}}
+{{- fail (printf "%s: %s is set by the chart; remove it and use %s." .where .name $use) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Port of a host:port address (Temporal). */}}
