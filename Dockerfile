@@ -1,21 +1,31 @@
 # syntax=docker/dockerfile:1
 # One image for every rtw worker; the command picks the queue:
 #   docker run rtw worker payments --health-port 8080
-# BASE_IMAGE must provide python3 (>= 3.11) with venv. CI builds it from Debian packages.
+# BASE_IMAGE must provide python3 (>= 3.11) with venv. CI builds it from Debian packages
+# (deploy/tools/build-image.sh). The default is a registry tag, not a digest: pin it as
+# python:3.12-slim@sha256:<digest> where you build from a registry.
 ARG BASE_IMAGE=python:3.12-slim
 
+# Build stage: a venv holding exactly the locked runtime dependencies and rtw, byte-compiled.
+# pip runs from its own venv (/opt/pip) and installs into /opt/rtw, which gets no pip,
+# setuptools or wheel of its own.
 FROM ${BASE_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-RUN python3 -m venv /opt/rtw
-# Dependencies first: this layer is reused until pyproject.toml changes.
+RUN python3 -m venv /opt/pip && python3 -m venv --without-pip /opt/rtw
+# Dependencies first, from the hashed lock (`make lock`): this layer is reused until it changes.
+# The Rust sources of the SDK's native core ship in its wheel (12 MB); nothing reads them.
+COPY requirements/image.lock requirements/
+RUN /opt/pip/bin/pip --python /opt/rtw/bin/python install \
+      --require-hashes --no-deps --only-binary=:all: -r requirements/image.lock \
+    && rm -rf /opt/rtw/lib/python3*/site-packages/temporalio/bridge/sdk-core
+# Then rtw itself: no dependencies of its own beyond the lock (tests/deploy keep them in step).
 COPY pyproject.toml README.md ./
-RUN mkdir services && touch services/__init__.py \
-    && /opt/rtw/bin/pip install . \
-    && /opt/rtw/bin/pip uninstall -y rtw
 COPY services ./services
-RUN /opt/rtw/bin/pip install --no-deps . && /opt/rtw/bin/rtw --help >/dev/null
+RUN /opt/pip/bin/pip --python /opt/rtw/bin/python install --no-deps . \
+    && /opt/rtw/bin/rtw --help >/dev/null
 
+# Runtime stage: the base, a user, and the venv. No build tools, no Temporal server.
 FROM ${BASE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="rtw" \
       org.opencontainers.image.description="rtw workers (orchestration, payments, notifications)"

@@ -46,6 +46,11 @@ test-integration: install
 test-chart: install tools
 	$(BIN)/python -m pytest -ra -m chart $(PYTEST_ARGS)
 
+.PHONY: lock  ## regenerate requirements/image.lock: the image's dependencies, pinned with hashes
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--system-certs --custom-compile-command "make lock" --quiet -o requirements/image.lock
+
 .PHONY: image  ## build localhost/rtw:0.1.0 with podman + runc (no Docker engine needed)
 image:
 	bash deploy/tools/build-image.sh

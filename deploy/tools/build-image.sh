@@ -14,6 +14,9 @@
 #
 # Env: RTW_IMAGE (default localhost/rtw:<version from pyproject.toml>),
 #      RTW_BASE_IMAGE (default localhost/rtw-base:bookworm), REBUILD_BASE=1 to rebuild the base.
+# A base this script made carries the label org.rtw.base-recipe; when the recipe below changes,
+# the base is rebuilt. A base from elsewhere (e.g. python:3.12-slim tagged with that name, as
+# GitHub Actions does) has no such label and is used as it is.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -24,6 +27,11 @@ BASE_IMAGE="${RTW_BASE_IMAGE:-localhost/rtw-base:bookworm}"
 SUITE=bookworm
 BASE_PACKAGES=python3,python3-venv,ca-certificates
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+# What the base leaves out, as Debian's slim images do: apt lists and caches, docs, man pages,
+# translations (33 MB; a worker logs in English).
+SLIM_PATHS=('var/lib/apt/lists/*' 'var/cache/apt/*.bin' 'var/cache/apt/archives/*.deb'
+  'usr/share/doc/*' 'usr/share/man/*' 'usr/share/info/*' 'usr/share/locale/*')
+RECIPE="$(printf '%s\n' "${SUITE}" "${BASE_PACKAGES}" "${SLIM_PATHS[@]}" | sha256sum | cut -c1-12)"
 
 log() { echo "build-image: $*" >&2; }
 t0=$(date +%s)
@@ -66,8 +74,18 @@ fi
 log "CONTAINERS_CONF=${CONTAINERS_CONF}"
 
 # 3. Base image from Debian packages.
+base_recipe=""
+if podman image exists "${BASE_IMAGE}"; then
+  base_recipe="$(podman image inspect --format '{{index .Labels "org.rtw.base-recipe"}}' \
+    "${BASE_IMAGE}" 2>/dev/null || true)"
+  [[ "${base_recipe}" == "<no value>" ]] && base_recipe=""
+  if [[ -n "${base_recipe}" && "${base_recipe}" != "${RECIPE}" ]]; then
+    log "base image ${BASE_IMAGE} was made by an older recipe (${base_recipe}): rebuilding"
+    REBUILD_BASE=1
+  fi
+fi
 if [[ "${REBUILD_BASE:-0}" == 1 ]] || ! podman image exists "${BASE_IMAGE}"; then
-  tarball="${TOOLS_DIR}/rootfs-${SUITE}.tar"
+  tarball="${TOOLS_DIR}/rootfs-${SUITE}-${RECIPE}.tar"
   if [[ "${REBUILD_BASE:-0}" == 1 || ! -s "${tarball}" ]]; then
     ((EUID == 0)) || { log "error: debootstrap needs root"; exit 1; }
     mirror="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
@@ -78,11 +96,12 @@ if [[ "${REBUILD_BASE:-0}" == 1 ]] || ! podman image exists "${BASE_IMAGE}"; the
     debootstrap --variant=minbase --include="${BASE_PACKAGES}" "${SUITE}" "${rootfs}" "${mirror}" \
       >"${TOOLS_DIR}/debootstrap.log" 2>&1 \
       || { tail -20 "${TOOLS_DIR}/debootstrap.log" >&2; exit 1; }
-    # Slim it down: apt lists and caches, docs, man pages.
-    rm -rf "${rootfs}"/var/lib/apt/lists/* "${rootfs}"/var/cache/apt/*.bin \
-      "${rootfs}"/var/cache/apt/archives/*.deb "${rootfs}"/usr/share/doc/* \
-      "${rootfs}"/usr/share/man/* "${rootfs}"/usr/share/info/*
+    for path in "${SLIM_PATHS[@]}"; do
+      # shellcheck disable=SC2086  # the pattern globs inside the rootfs
+      rm -rf "${rootfs:?}"/${path}
+    done
     tar --numeric-owner -C "${rootfs}" -cf "${tarball}.tmp" .
+    rm -f "${TOOLS_DIR}/rootfs-${SUITE}"*.tar  # tarballs of older recipes
     mv "${tarball}.tmp" "${tarball}"
     rm -rf "${rootfs}"
     trap - EXIT
@@ -94,6 +113,7 @@ if [[ "${REBUILD_BASE:-0}" == 1 ]] || ! podman image exists "${BASE_IMAGE}"; the
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["/bin/bash"]' \
+    --change "LABEL org.rtw.base-recipe=${RECIPE}" \
     "${tarball}" "${BASE_IMAGE}" >/dev/null
   timing "import ${BASE_IMAGE}"
 else

