@@ -29,6 +29,7 @@ dev: install
 tools:
 	bash deploy/tools/install-helm.sh
 	bash deploy/tools/install-checkov.sh
+	bash deploy/tools/install-actionlint.sh
 
 .PHONY: test  ## the whole suite: unit, integration (real server + workers), chart, container
 test: install tools
@@ -36,7 +37,7 @@ test: install tools
 
 .PHONY: test-unit  ## unit tests only (time-skipping server, no worker processes)
 test-unit: install
-	$(BIN)/python -m pytest -ra -m "not integration and not chart and not e2e and not container" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra -m "not integration and not chart and not k8s and not container" $(PYTEST_ARGS)
 
 .PHONY: test-integration  ## integration tests (dev server + real worker processes)
 test-integration: install
@@ -71,9 +72,9 @@ chaos: install
 chart-docs: install
 	$(BIN)/python deploy/tools/gen-chart-readme.py
 
-.PHONY: e2e  ## kind cluster end to end: build image, install chart, helm test (needs kind + docker)
+.PHONY: e2e  ## the chart on kind: pytest -m k8s (e2e.sh up, assertions, down; needs kind + docker)
 e2e: install tools
-	bash deploy/kind/e2e.sh
+	$(BIN)/python -m pytest -ra -m k8s $(PYTEST_ARGS)
 
 .PHONY: lint  ## ruff (lint + format check) and mypy --strict
 lint: install

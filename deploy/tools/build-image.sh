@@ -45,16 +45,25 @@ timing() {
 
 mkdir -p "${TOOLS_DIR}"
 
-# 1. Packages.
+# 1. Packages: podman and runc always; debootstrap only when the base image has to be built
+# (GitHub Actions tags a registry base instead and never needs it).
 need=()
-for tool in podman runc debootstrap; do
+for tool in podman runc; do
   command -v "${tool}" >/dev/null 2>&1 || need+=("${tool}")
 done
+if [[ "${REBUILD_BASE:-0}" == 1 ]] || ! command -v podman >/dev/null 2>&1 \
+  || ! podman image exists "${BASE_IMAGE}"; then
+  command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+fi
 if ((${#need[@]})); then
-  ((EUID == 0)) || { log "error: need root to install ${need[*]}"; exit 1; }
+  sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null 2>&1 || { log "error: need root (or sudo) to install ${need[*]}"; exit 1; }
+    sudo=(sudo)
+  fi
   log "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 timing "packages"
 
