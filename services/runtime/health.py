@@ -1,4 +1,8 @@
-"""Liveness and readiness over HTTP (`/healthz`, `/readyz`), served by aiohttp."""
+"""Startup, liveness and readiness over HTTP (`/healthz`, `/readyz`), served by aiohttp.
+
+`/healthz` is 503 "starting" until the worker has connected to Temporal and found its
+namespace, then 200 until a fatal error; `/readyz` is 200 only while the worker polls.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,13 @@ class HealthState:
     """What the probes report; the worker host flips these as it goes."""
 
     alive: bool = True
+    started: bool = False
     ready: bool = False
     reason: str = field(default="starting")
+
+    def mark_started(self) -> None:
+        """Connected to Temporal and the namespace exists: the startup probe may pass."""
+        self.started, self.reason = True, "connected"
 
     def mark_ready(self) -> None:
         """Connected and polling."""
@@ -43,9 +52,16 @@ class HealthServer:
 
     def _app(self) -> web.Application:
         async def healthz(_: web.Request) -> web.Response:
-            status = 200 if self._state.alive else 503
+            # 503 "starting" until connected: the startup probe waits for it; liveness is only
+            # probed after that, and fails from then on only on a fatal worker error.
+            healthy = self._state.alive and self._state.started
             return web.json_response(
-                {"alive": self._state.alive, "reason": self._state.reason}, status=status
+                {
+                    "alive": self._state.alive,
+                    "started": self._state.started,
+                    "reason": self._state.reason,
+                },
+                status=200 if healthy else 503,
             )
 
         async def readyz(_: web.Request) -> web.Response:

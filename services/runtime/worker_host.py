@@ -11,8 +11,10 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from services.contracts import TaskQueue
@@ -47,6 +49,26 @@ def worker_options(settings: Settings, queue: TaskQueue) -> dict[str, object]:
             seconds=tuning.sticky_queue_timeout_seconds
         ),
     }
+
+
+async def namespace_problem(client: Client) -> str | None:
+    """Why the client's namespace cannot be served (one line), or None when it exists."""
+    try:
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=client.namespace), timeout=timedelta(seconds=10)
+        )
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return (
+                f"namespace {client.namespace!r} does not exist on "
+                f"{client.service_client.config.target_host}: create it "
+                f"(temporal operator namespace create -n {client.namespace}) or set "
+                "TEMPORAL_NAMESPACE"
+            )
+        if exc.status is RPCStatusCode.PERMISSION_DENIED:
+            return f"not allowed to use namespace {client.namespace!r}: {exc.message}"
+        return f"cannot check namespace {client.namespace!r}: {exc.message}"
+    return None
 
 
 def build_runtime(settings: Settings) -> Runtime | None:
@@ -142,6 +164,11 @@ class WorkerHost:
             self.health.mark_fatal(f"cannot connect: {exc}")
             logger.error("cannot connect to Temporal: %s", exc)
             return 1
+        if (problem := await namespace_problem(client)) is not None:
+            self.health.mark_fatal(problem)
+            logger.error("%s", problem)
+            return 1
+        self.health.mark_started()
 
         async with contextlib.AsyncExitStack() as resources:
             try:
