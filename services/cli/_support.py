@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings, describe_settings_error, load_settings
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+#: How long a client command keeps retrying a refused connection (a server just starting);
+#: workers wait much longer, a person at a terminal should not.
+CONNECT_RETRY_SECONDS = 3.0
 
 
 def settings_or_exit() -> Settings:
@@ -16,10 +25,82 @@ def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ValidationError as exc:
-        typer.echo(f"rtw: invalid configuration:\n{exc}", err=True)
+        for line in describe_settings_error(exc):
+            typer.echo(f"rtw: invalid configuration: {line}", err=True)
         raise typer.Exit(2) from None
 
 
 def print_json(data: Any) -> None:
     """Pretty, stable JSON on stdout."""
     typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def connection_reason(exc: BaseException) -> str:
+    """A few words for why a connection failed, from the SDK's long transport error."""
+    text = str(exc)
+    if re.search(r"ConnectionRefused|Connection refused", text):
+        return "connection refused"
+    if re.search(r"(?i)timed? ?out|deadline", text):
+        return "timed out"
+    if re.search(r"(?i)dns|resolve|lookup", text):
+        return "cannot resolve the host name"
+    if re.search(r"(?i)tls|certificate|handshake", text):
+        return "TLS handshake failed"
+    if re.search(r"(?i)unauthenticated|permission denied|api key", text):
+        return "not authorised (check TEMPORAL_API_KEY)"
+    return "connection failed"
+
+
+def unreachable_message(address: str, exc: BaseException) -> str:
+    """The one line a client command prints when Temporal cannot be reached."""
+    return (
+        f"rtw: cannot reach Temporal at {address}: {connection_reason(exc)}; "
+        "start one with 'rtw dev' or set TEMPORAL_ADDRESS"
+    )
+
+
+def run_client_command(body: Callable[[Client, Settings], Awaitable[int]]) -> NoReturn:
+    """Connect, run `body(client, settings)` and exit with its code.
+
+    An unreachable server, or one that goes away while the command waits, is one line on
+    stderr and exit 1, never a traceback; the connection is retried only briefly
+    (`CONNECT_RETRY_SECONDS`). Other Temporal errors are left to `body`.
+    """
+    from temporalio.runtime import Runtime, TelemetryConfig
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from services.runtime.connection import DEFAULT_LOCAL_ADDRESS, ConfigurationError, connect
+    from services.runtime.telemetry import CLI_SERVICE, start_telemetry
+
+    settings = settings_or_exit()
+    telemetry = start_telemetry(settings, service=CLI_SERVICE)
+    address = settings.temporal.address or DEFAULT_LOCAL_ADDRESS
+
+    async def main() -> int:
+        try:
+            client = await connect(
+                settings.temporal,
+                tracing=telemetry.enabled,
+                # the SDK core's own retry warnings would print transport dumps on stdout
+                runtime=Runtime(telemetry=TelemetryConfig(logging=None)),
+                retry_for_seconds=CONNECT_RETRY_SECONDS,
+                log_retries=False,
+            )
+        except ConfigurationError as exc:
+            typer.echo(f"rtw: {exc}", err=True)
+            return 2
+        except RuntimeError as exc:
+            typer.echo(unreachable_message(address, exc), err=True)
+            return 1
+        try:
+            return await body(client, settings)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.UNAVAILABLE:
+                raise
+            typer.echo(
+                f"rtw: lost the connection to Temporal at {address}: {connection_reason(exc)}",
+                err=True,
+            )
+            return 1
+
+    raise typer.Exit(telemetry.run(main()))  # flushes spans before main()'s os._exit

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from services.cli._support import print_json, settings_or_exit
+from services.cli._support import print_json, run_client_command
 from services.contracts import CarrierEventKind, TaskQueue
 from services.runtime.config import Settings
 
@@ -28,16 +28,9 @@ def _run(body: Callable[[Any, Settings], Awaitable[int]]) -> None:
     """Connect, run `body(client, settings)`, turn Temporal errors into one line + exit 1."""
     from temporalio.client import WorkflowUpdateFailedError
     from temporalio.exceptions import ApplicationError
-    from temporalio.service import RPCError
+    from temporalio.service import RPCError, RPCStatusCode
 
-    from services.runtime.connection import connect
-    from services.runtime.telemetry import CLI_SERVICE, start_telemetry
-
-    settings = settings_or_exit()
-    telemetry = start_telemetry(settings, service=CLI_SERVICE)
-
-    async def main() -> int:
-        client = await connect(settings.temporal, tracing=telemetry.enabled)
+    async def guarded(client: Any, settings: Settings) -> int:
         try:
             return await body(client, settings)
         except WorkflowUpdateFailedError as exc:
@@ -46,10 +39,12 @@ def _run(body: Callable[[Any, Settings], Awaitable[int]]) -> None:
             typer.echo(f"rtw: refused: {message}", err=True)
             return 1
         except RPCError as exc:
+            if exc.status is RPCStatusCode.UNAVAILABLE:
+                raise  # the server went away: run_client_command says so in one line
             typer.echo(f"rtw: {exc.message}", err=True)
             return 1
 
-    raise typer.Exit(telemetry.run(main()))  # flushes spans before main()'s os._exit
+    run_client_command(guarded)
 
 
 # -- orders: human in the loop -----------------------------------------------------------

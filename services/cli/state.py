@@ -105,11 +105,29 @@ def payments_ledger(
     if as_json:
         print_json(entries)
         return
+    if not entries:
+        scope = "".join(
+            (f" for order {order_id}" if order_id else "", f" since {since}" if since else "")
+        )
+        typer.echo(f"no ledger entries{scope}")
+        return
+    typer.echo(_ledger_line("created_at", "order_id", "kind", "amount_cents", "currency", "key"))
     for e in entries:
         typer.echo(
-            f"{e['created_at']}  {e['order_id']:<24} {e['kind']:<14} "
-            f"{e['amount_cents']:>12} {e['currency']}  {e['key']}"
+            _ledger_line(
+                e["created_at"],
+                e["order_id"],
+                e["kind"],
+                str(e["amount_cents"]),
+                e["currency"],
+                e["key"],
+            )
         )
+
+
+def _ledger_line(created: str, order: str, kind: str, amount: str, currency: str, key: str) -> str:
+    """One row of `rtw payments ledger`; the header uses the same columns."""
+    return f"{created:<32}  {order:<24} {kind:<14} {amount:>12} {currency:<8}  {key}"
 
 
 @notifications_app.command("outbox")

@@ -51,7 +51,14 @@ SUPPORTED_CURRENCIES = frozenset(
     {"USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK"}
 )
 
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+#: Order, customer, SKU and payment-method ids: they end up in workflow ids, idempotency
+#: keys and log lines, so letters, digits and `._:-` only (surrounding blanks are dropped).
+Identifier = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]{1,128}$"
+    ),
+]
 
 
 def order_workflow_id(order_id: str) -> str:

@@ -3,9 +3,21 @@ shipments (carrier events), subscriptions."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from datetime import timedelta
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue as TaskQueueRef
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import (
     ApplicationError,
@@ -13,7 +25,7 @@ from temporalio.exceptions import (
     TerminatedError,
     WorkflowAlreadyStartedError,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.contracts import (
     APPROVE,
@@ -65,9 +77,39 @@ class OrderOutcome:
         return self.status is not None and self.status.state is OrderState.COMPLETED
 
 
+#: Memo key holding the sha256 of the order body a saga was started with (by `start_order`).
+INPUT_SHA256_MEMO = "rtw_input_sha256"
+
+
+class OrderConflictError(Exception):
+    """An order id already has a saga, started with a different body."""
+
+    def __init__(self, order_id: str, workflow_id: str) -> None:
+        super().__init__(
+            f"order {order_id} already exists ({workflow_id}) with a different body; "
+            "use a new order id, or send the same body to attach to it"
+        )
+        self.order_id = order_id
+        self.workflow_id = workflow_id
+
+
+def order_fingerprint(order: OrderInput) -> str:
+    """sha256 of the validated order's canonical JSON (sorted keys, no whitespace)."""
+    canonical = json.dumps(
+        json.loads(order.model_dump_json()), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 async def start_order(client: Client, order: OrderInput, *, task_queue: str) -> StartedOrder:
-    """Start the saga for `order`, or return the existing one: one saga per order id."""
+    """Start the saga for `order`, or return the existing one: one saga per order id.
+
+    Raises `OrderConflictError` when the existing saga was started (by rtw) with a
+    different body; a saga started without the memo (e.g. by the `temporal` CLI) is
+    taken as the same order.
+    """
     workflow_id = order_workflow_id(order.order_id)
+    fingerprint = order_fingerprint(order)
     try:
         handle: WorkflowHandle[object, OrderStatus] = await client.start_workflow(
             ORDER_SAGA_WORKFLOW,
@@ -77,9 +119,15 @@ async def start_order(client: Client, order: OrderInput, *, task_queue: str) -> 
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             result_type=OrderStatus,
+            memo={INPUT_SHA256_MEMO: fingerprint},
         )
     except WorkflowAlreadyStartedError:
-        return StartedOrder(order_handle(client, order.order_id), created=False)
+        existing = order_handle(client, order.order_id)
+        description = await existing.describe()
+        stored = await description.memo_value(INPUT_SHA256_MEMO, None)
+        if stored is not None and stored != fingerprint:
+            raise OrderConflictError(order.order_id, workflow_id) from None
+        return StartedOrder(existing, created=False)
     return StartedOrder(handle, created=True)
 
 
@@ -88,12 +136,71 @@ def order_handle(client: Client, order_id: str) -> WorkflowHandle[object, OrderS
     return client.get_workflow_handle(order_workflow_id(order_id), result_type=OrderStatus)
 
 
-async def order_status(client: Client, order_id: str) -> OrderStatus:
-    """The saga's `status` query."""
+#: A query needs a worker to answer it; without one the server holds it this long at most.
+STATUS_QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+async def order_status(
+    client: Client, order_id: str, *, rpc_timeout: timedelta | None = STATUS_QUERY_TIMEOUT
+) -> OrderStatus:
+    """The saga's `status` query (answered by an orchestration worker)."""
     status: OrderStatus = await order_handle(client, order_id).query(
-        STATUS_QUERY, result_type=OrderStatus
+        STATUS_QUERY, result_type=OrderStatus, rpc_timeout=rpc_timeout
     )
     return status
+
+
+async def workflow_pollers(client: Client, task_queue: str) -> int:
+    """How many workers poll `task_queue` for workflow tasks (as the server last saw them)."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueueRef(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        ),
+        timeout=timedelta(seconds=5),
+    )
+    return len(response.pollers)
+
+
+class OrderStatusUnavailableError(Exception):
+    """Why an order has no `status` to show; the message is one line for a person."""
+
+
+async def explain_order(client: Client, order_id: str) -> OrderStatus | OrderOutcome:
+    """The order's status, within seconds, or how it ended when no status can be had.
+
+    Returns the `status` query's answer, or, for a saga that ended without one (an order
+    that failed validation before its handlers existed), its `OrderOutcome` (check
+    `.error`). Raises `OrderStatusUnavailableError` (no such order, no worker to answer) and
+    lets `RPCError` UNAVAILABLE through (the server is gone).
+    """
+    handle = order_handle(client, order_id)
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            message = f"no order {order_id} (no workflow {handle.id})"
+            raise OrderStatusUnavailableError(message) from None
+        raise
+    running = description.status is WorkflowExecutionStatus.RUNNING
+    if await workflow_pollers(client, description.task_queue) == 0:
+        if not running:
+            return await wait_for_order(handle)
+        raise OrderStatusUnavailableError(
+            f"order {order_id} is running but no worker polls task queue "
+            f"{description.task_queue!r} to answer its status; start one with "
+            "'rtw worker orchestration' (or 'rtw dev')"
+        )
+    try:
+        return await order_status(client, order_id)
+    except (WorkflowQueryFailedError, RPCError) as exc:
+        if isinstance(exc, RPCError) and exc.status is RPCStatusCode.UNAVAILABLE:
+            raise
+        if not running:
+            return await wait_for_order(handle)
+        message = exc.message if isinstance(exc, RPCError) else str(exc)
+        raise OrderStatusUnavailableError(f"cannot query order {order_id}: {message}") from None
 
 
 async def wait_for_order(handle: WorkflowHandle[object, OrderStatus]) -> OrderOutcome:
@@ -113,8 +220,10 @@ async def wait_for_order(handle: WorkflowHandle[object, OrderStatus]) -> OrderOu
         elif isinstance(cause, CancelledError | TerminatedError):
             error = FailureInfo(type=type(cause).__name__, message=str(cause))
             try:
-                status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
-            except RPCError:
+                status = await handle.query(
+                    STATUS_QUERY, result_type=OrderStatus, rpc_timeout=STATUS_QUERY_TIMEOUT
+                )
+            except (RPCError, WorkflowQueryFailedError):
                 status = None
         else:
             error = FailureInfo(type=type(cause).__name__, message=str(cause))

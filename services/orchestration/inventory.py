@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from services.contracts import (
     OUT_OF_STOCK,
@@ -48,7 +48,12 @@ class InventoryActivities:
         try:
             applied = await self._store.reserve(request.reservation_key, request.order_id, wanted)
         except OutOfStockError as exc:
-            raise ApplicationError(str(exc), type=OUT_OF_STOCK, non_retryable=True) from exc
+            raise ApplicationError(
+                str(exc),
+                type=OUT_OF_STOCK,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,  # an outcome, not a worker fault
+            ) from exc
         return InventoryResult(reservation_key=request.reservation_key, applied=applied)
 
     @activity.defn(name=RELEASE_INVENTORY)

@@ -12,6 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
+    ApplicationErrorCategory,
     CancelledError,
     ChildWorkflowError,
 )
@@ -379,11 +380,13 @@ class OrderSaga:
                 f"no decision by {approval.deadline.isoformat()}",
                 type=APPROVAL_EXPIRED,
                 non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
             )
         raise ApplicationError(
             f"rejected by {approval.reviewer}: {approval.reason or 'no reason given'}",
             type=ORDER_REJECTED,
             non_retryable=True,
+            category=ApplicationErrorCategory.BENIGN,
         )
 
     async def _ship(self, order: OrderInput, policy: OrderPolicy) -> None:

@@ -16,7 +16,7 @@ from services.contracts import OrderPolicy
 class OrchestrationSettings(BaseSettings):
     """Knobs of the orchestration service (env prefix `RTW_`)."""
 
-    model_config = SettingsConfigDict(env_prefix="RTW_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RTW_", extra="ignore", hide_input_in_errors=True)
 
     approval_threshold_cents: int = Field(
         default=100_000, ge=0, description="orders at or above this total wait for approval"

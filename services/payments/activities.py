@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from services.contracts import (
     AUTHORIZATION_MISSING,
@@ -204,7 +204,12 @@ class PaymentActivities:
                 )
             )
         except PaymentDeclinedError as exc:
-            raise ApplicationError(str(exc), type=PAYMENT_DECLINED, non_retryable=True) from exc
+            raise ApplicationError(
+                str(exc),
+                type=PAYMENT_DECLINED,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,  # an outcome, not a worker fault
+            ) from exc
         entry = await self._record(
             _entry(
                 request,
@@ -361,7 +366,12 @@ class PaymentActivities:
                 )
             )
         except PaymentDeclinedError as exc:
-            raise ApplicationError(str(exc), type=PAYMENT_DECLINED, non_retryable=True) from exc
+            raise ApplicationError(
+                str(exc),
+                type=PAYMENT_DECLINED,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,  # an outcome, not a worker fault
+            ) from exc
         charge = await _call(
             self._provider.capture(
                 idempotency_key=request.idempotency_key, authorization_ref=auth.reference

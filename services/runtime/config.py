@@ -5,7 +5,14 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.contracts import TaskQueue, queue_name
@@ -21,7 +28,9 @@ class LogFormat(StrEnum):
 class TemporalSettings(BaseSettings):
     """How to reach Temporal; Temporal's own environment variable names."""
 
-    model_config = SettingsConfigDict(env_prefix="TEMPORAL_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TEMPORAL_", extra="ignore", hide_input_in_errors=True
+    )
 
     address: str | None = Field(
         default=None,
@@ -88,7 +97,7 @@ class TelemetrySettings(BaseSettings):
     _CERTIFICATE, OTEL_BSP_*, OTEL_TRACES_SAMPLER and _ARG).
     """
 
-    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore", hide_input_in_errors=True)
 
     exporter_otlp_endpoint: str | None = Field(
         default=None, description="collector base URL, e.g. http://jaeger:4317; unset: no tracing"
@@ -119,7 +128,7 @@ class TelemetrySettings(BaseSettings):
 class WorkerTuning(BaseSettings):
     """Per-process worker tuning; the chart sets one set per queue."""
 
-    model_config = SettingsConfigDict(env_prefix="RTW_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RTW_", extra="ignore", hide_input_in_errors=True)
 
     max_concurrent_activities: int = Field(default=100, gt=0)
     max_concurrent_workflow_tasks: int = Field(default=100, gt=0)
@@ -144,7 +153,9 @@ class DatabaseSettings(BaseSettings):
     replica of every queue shares; unset keeps SQLite under `RTW_DATA_DIR` (one host only).
     """
 
-    model_config = SettingsConfigDict(env_prefix="RTW_DATABASE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="RTW_DATABASE_", extra="ignore", hide_input_in_errors=True
+    )
 
     url: SecretStr | None = Field(
         default=None, description="postgresql://… of the shared database; unset: local SQLite"
@@ -161,7 +172,7 @@ class DatabaseSettings(BaseSettings):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if not isinstance(raw, str) or not raw.startswith(("postgresql://", "postgres://")):
-            raise ValueError("RTW_DATABASE_URL must start with postgresql://")
+            raise ValueError("must start with postgresql://")
         return value
 
     @property
@@ -173,7 +184,7 @@ class DatabaseSettings(BaseSettings):
 class Settings(BaseSettings):
     """Everything one rtw process needs; build once, pass in."""
 
-    model_config = SettingsConfigDict(env_prefix="RTW_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RTW_", extra="ignore", hide_input_in_errors=True)
 
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     tuning: WorkerTuning = Field(default_factory=WorkerTuning)
@@ -215,3 +226,42 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Read the settings from the environment (raises a ValidationError naming the variable)."""
     return Settings()
+
+
+def _env_name(model: type[BaseSettings], loc: tuple[int | str, ...]) -> str | None:
+    """The environment variable behind an error location of `model`, if any."""
+    if not loc:
+        return None
+    name = str(loc[0])
+    field = model.model_fields.get(name)
+    prefix = model.model_config.get("env_prefix", "")
+    if field is None:  # an alias (RTW_ENVIRONMENT) is reported as itself
+        return name if name.isupper() else f"{prefix}{name}".upper()
+    nested = field.annotation
+    if isinstance(nested, type) and issubclass(nested, BaseSettings) and len(loc) > 1:
+        return _env_name(nested, loc[1:])
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    if isinstance(alias, str):
+        return alias
+    return f"{prefix}{name}".upper()
+
+
+def describe_settings_error(error: ValidationError, *models: type[BaseSettings]) -> list[str]:
+    """One line per problem, each naming its environment variable, never its value.
+
+    `models` are the settings classes the error may come from, besides this module's.
+    """
+    known: dict[str, type[BaseSettings]] = {
+        cls.__name__: cls
+        for cls in (Settings, TemporalSettings, TelemetrySettings, WorkerTuning, DatabaseSettings)
+    }
+    known.update({cls.__name__: cls for cls in models})
+    model = known.get(error.title)
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        message = item["msg"].removeprefix("Value error, ")
+        variable = _env_name(model, item["loc"]) if model is not None else None
+        lines.append(f"{variable}: {message}" if variable else message)
+    return lines

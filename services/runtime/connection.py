@@ -63,6 +63,7 @@ async def connect(
     runtime: Runtime | None = None,
     retry_for_seconds: float = 0.0,
     tracing: bool = False,
+    log_retries: bool = True,
 ) -> Client:
     """Connect a client that carries the rtw plugin.
 
@@ -74,6 +75,8 @@ async def connect(
             before the server is up); 0 fails at once.
         tracing: install the OpenTelemetry interceptors (pass `Telemetry.enabled` from
             `services.runtime.telemetry.start_telemetry`, which installs the provider).
+        log_retries: log a warning before each retry (the CLI turns this off: it prints
+            one line of its own when the server stays unreachable).
     """
     address = settings.address or DEFAULT_LOCAL_ADDRESS
     try:
@@ -86,7 +89,7 @@ async def connect(
         stop=stop_after_delay(retry_for_seconds),
         wait=wait_exponential(multiplier=0.2, max=5),
         retry=retry_if_exception(_is_transient),
-        before_sleep=before_sleep_log(logger, logging.WARNING),
+        before_sleep=before_sleep_log(logger, logging.WARNING if log_retries else logging.DEBUG),
         reraise=True,
     ):
         with attempt:

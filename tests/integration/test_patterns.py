@@ -147,6 +147,17 @@ async def test_large_order_waits_for_approval_then_ships_on_carrier_events(
     assert [e["outcome"] for e in shipment.json()["events"]] == ["applied", "stale", "applied"]
     assert await stack.ledger_kinds(order_id) == ["authorization", "capture"]
 
+    # --wait told the person at the terminal what happened and what it waited for
+    progress = finished.stderr.splitlines()
+    assert all(line.startswith(f"rtw: order {order_id}: ") for line in progress), progress
+    awaiting = (
+        f"rtw: order {order_id}: awaiting approval: run "
+        f"`rtw order approve {order_id} --reviewer NAME` "
+        f"(or `rtw order reject {order_id} --reviewer NAME`)"
+    )
+    assert awaiting in progress
+    assert progress.index(awaiting) < progress.index(f"rtw: order {order_id}: shipping")
+
 
 async def test_rejected_order_exits_one_and_is_compensated(
     stack: Stack, dev_client: Client, tmp_path: Path

@@ -14,7 +14,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from services.contracts import ORDER_SAGA_WORKFLOW, OrderState, OrderStatus
+from services.contracts import ORDER_SAGA_WORKFLOW, OrderInput, OrderState, OrderStatus
+from services.orchestration.client import order_fingerprint
 from services.runtime.devserver import DevServer
 from tests.integration.helpers import (
     WorkerStack,
@@ -70,6 +71,22 @@ async def test_order_completes_through_cli_with_money_and_mail_once(
     assert await stack.ledger_kinds(order_id) == ["authorization", "capture"]
     mine = await stack.outbox(order_id)
     assert [m["kind"] for m in mine] == ["order_confirmed"]
+
+    ledger = await rtw("payments", "ledger", "--order-id", order_id, env=stack.env)
+    assert ledger.code == 0, ledger.stderr
+    header, *rows = ledger.stdout.splitlines()
+    assert header.split() == ["created_at", "order_id", "kind", "amount_cents", "currency", "key"]
+    assert [row.split()[1:4] for row in rows] == [
+        [order_id, "authorization", "3000"],
+        [order_id, "capture", "3000"],
+    ]
+
+
+async def test_ledger_of_an_order_without_entries_says_so(stack: Stack) -> None:
+    result = await rtw("payments", "ledger", "--order-id", "no-such-order", env=stack.env)
+
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == ["no ledger entries for order no-such-order"]
 
 
 async def test_order_from_stdin(stack: Stack) -> None:
@@ -177,6 +194,31 @@ async def test_junk_payload_fails_its_workflow_and_the_worker_keeps_going(
     assert follow_up.code == 0, "the same workers must still serve good orders"
 
 
+async def test_status_of_an_order_that_failed_validation_names_the_failure(
+    stack: Stack, dev_client: Client
+) -> None:
+    order_id = new_id()
+    handle = await dev_client.start_workflow(
+        ORDER_SAGA_WORKFLOW,
+        {"order_id": order_id, "items": []},  # no customer, no currency, no items
+        id=f"order-{order_id}",
+        task_queue=stack.orchestration_queue,
+        retry_policy=RetryPolicy(maximum_attempts=1),
+    )
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    status = await rtw("order", "status", order_id, env=stack.env)
+
+    assert status.code == 1, status
+    [line] = status.stderr.splitlines()
+    assert line.startswith(
+        f"rtw: order {order_id} failed before it had a status: InvalidOrder: invalid order: "
+    ), line
+    assert "customer_id" in line
+    assert status.stdout == ""
+
+
 async def test_duplicate_start_reports_the_existing_saga(
     stack: Stack, dev_client: Client, tmp_path: Path
 ) -> None:
@@ -193,6 +235,30 @@ async def test_duplicate_start_reports_the_existing_saga(
     runs = [wf async for wf in dev_client.list_workflows(f"WorkflowId = 'order-{order_id}'")]
     assert len(runs) == 1, "starting the same order twice must not start two sagas"
     assert await stack.ledger_kinds(order_id) == ["authorization", "capture"]
+
+
+async def test_same_order_id_with_another_body_is_a_conflict(
+    stack: Stack, dev_client: Client, tmp_path: Path
+) -> None:
+    order_id = new_id()
+    first_path = write_order(tmp_path, order_json(order_id))
+    first = await rtw("order", "start", "--file", str(first_path), env=stack.env)
+    other_body = json.dumps(order_json(order_id, customer_id="c-2"))
+    second = await rtw("order", "start", "--file", "-", env=stack.env, stdin=other_body)
+
+    assert first.code == 0, first.stderr
+    assert second.code == 1, second
+    assert second.stderr.splitlines() == [
+        f"rtw: conflict: order {order_id} already exists (order-{order_id}) with a different "
+        "body; use a new order id, or send the same body to attach to it"
+    ]
+    assert second.stdout == ""
+    runs = [wf async for wf in dev_client.list_workflows(f"WorkflowId = 'order-{order_id}'")]
+    assert len(runs) == 1
+    description = await dev_client.get_workflow_handle(f"order-{order_id}").describe()
+    assert await description.memo_value("rtw_input_sha256") == order_fingerprint(
+        OrderInput.model_validate(order_json(order_id))
+    )
 
 
 async def test_plain_json_from_the_temporal_cli_starts_a_saga(

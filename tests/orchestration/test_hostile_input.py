@@ -100,6 +100,19 @@ async def failure_of(handle: WorkflowHandle[Any, Any]) -> ApplicationError:
             "exceeds the maximum",
             id="total-over-bound",
         ),
+        pytest.param(
+            [{**ORDER, "order_id": "o-1/../../etc"}], "order_id: String should match", id="slash-id"
+        ),
+        pytest.param(
+            [{**ORDER, "customer_id": "c-1\nINFO forged log line"}],
+            "customer_id: String should match",
+            id="newline-id",
+        ),
+        pytest.param(
+            [{**ORDER, "items": [{"sku": "sku\u202e1", "quantity": 1, "unit_price_cents": 1}]}],
+            "items.0.sku: String should match",
+            id="bidi-sku",
+        ),
     ],
 )
 async def test_a_bad_start_fails_the_run_at_once_as_invalid_order(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from services.contracts import OrderItem, ReleaseInventoryRequest, ReserveInventoryRequest
@@ -52,6 +52,7 @@ async def test_out_of_stock_reserves_nothing(store: InventoryStore) -> None:
 
     assert err.value.type == "OutOfStock"
     assert err.value.non_retryable
+    assert err.value.category is ApplicationErrorCategory.BENIGN, "an outcome, not a fault"
     assert "sku-b (requested 2, available 1)" in err.value.message
     assert await store.available("sku-a") == 10, "all or nothing"
 

@@ -4,7 +4,7 @@ and only where the money's state allows it."""
 from __future__ import annotations
 
 import pytest
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from services.contracts import (
@@ -112,6 +112,7 @@ async def test_declined_card_is_a_non_retryable_business_failure(
     declined = AUTH.model_copy(update={"payment_method": "pm_card_chargeDeclined"})
     err = await refused(payments.authorize, declined)
     assert err.type == "PaymentDeclined"
+    assert err.category is ApplicationErrorCategory.BENIGN, "an outcome, not a worker fault"
     assert await kinds(ledger) == []
 
 
@@ -319,6 +320,7 @@ async def test_declined_charge_records_nothing(payments: PaymentActivities, ledg
     declined = CHARGE.model_copy(update={"payment_method": "pm_card_chargeDeclined"})
     err = await refused(payments.charge, declined)
     assert err.type == "PaymentDeclined"
+    assert err.category is ApplicationErrorCategory.BENIGN
     assert await ledger.entries() == []
 
 

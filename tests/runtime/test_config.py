@@ -8,7 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from services.contracts import TaskQueue
-from services.runtime.config import LogFormat, Settings, TemporalSettings
+from services.orchestration.settings import OrchestrationSettings
+from services.runtime.config import (
+    LogFormat,
+    Settings,
+    TemporalSettings,
+    describe_settings_error,
+)
 from services.runtime.connection import ConfigurationError, connect, tls_config
 from services.runtime.database import postgres_conninfo
 
@@ -97,6 +103,52 @@ def test_bad_settings_fail_with_a_message_naming_the_setting(
         monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match=message):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (
+            {"TEMPORAL_TLS_CLIENT_CERT_PATH": "/c.pem"},
+            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together",
+        ),
+        (
+            {"RTW_MAX_CONCURRENT_ACTIVITIES": "0"},
+            "RTW_MAX_CONCURRENT_ACTIVITIES: Input should be greater than 0",
+        ),
+        ({"RTW_LOG_FORMAT": "xml"}, "RTW_LOG_FORMAT: Input should be 'json' or 'console'"),
+        (
+            {"RTW_DATABASE_URL": "mysql://u:pw@h/db"},
+            "RTW_DATABASE_URL: must start with postgresql://",
+        ),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon"}, "OTEL_EXPORTER_OTLP_PROTOCOL: "),
+    ],
+)
+def test_settings_errors_name_the_variable_and_hide_the_values(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], line: str
+) -> None:
+    monkeypatch.setenv("TEMPORAL_API_KEY", "sekret-123")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+
+    [described] = describe_settings_error(caught.value)
+    assert described.startswith(line), described
+    for value in ("sekret-123", *(v for v in env.values() if len(v) > 3)):
+        assert value not in str(caught.value)
+        assert value not in described
+
+
+def test_orchestration_settings_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RTW_APPROVAL_THRESHOLD_CENTS", "-12345")
+    with pytest.raises(ValidationError) as caught:
+        OrchestrationSettings()
+
+    assert describe_settings_error(caught.value, OrchestrationSettings) == [
+        "RTW_APPROVAL_THRESHOLD_CENTS: Input should be greater than or equal to 0"
+    ]
+    assert "-12345" not in str(caught.value)
 
 
 def test_tls_files_are_read_into_the_sdk_config(tmp_path: Path) -> None:
