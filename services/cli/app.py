@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -15,9 +16,11 @@ from pydantic import ValidationError
 
 from services.bench import bench_app
 from services.chaos.cli import chaos
-from services.cli._support import print_json, settings_or_exit
+from services.cli._support import print_json, run_client_command, settings_or_exit
+from services.cli.ping import ping
 from services.cli.state import db_app, notifications_app, payments_app
 from services.contracts import OrderInput, TaskQueue
+from services.runtime.config import Settings
 
 app = typer.Typer(
     help="rtw: real-time workflows on Temporal.",
@@ -31,6 +34,7 @@ app.add_typer(notifications_app, name="notifications")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 app.command("chaos")(chaos)
+app.command("ping")(ping)
 
 
 @app.command()
@@ -49,6 +53,8 @@ def worker(
     from services.workers import WORKER_FACTORIES
 
     settings = settings_or_exit()
+    if queue is TaskQueue.ORCHESTRATION:
+        _check_orchestration_settings()
     overrides: dict[str, Any] = {}
     if health_port is not None:
         overrides["health_port"] = health_port
@@ -60,6 +66,19 @@ def worker(
     )
     host = WorkerHost(settings, queue, WORKER_FACTORIES[queue])
     raise typer.Exit(asyncio.run(host.run()))
+
+
+def _check_orchestration_settings() -> None:
+    """Refuse bad RTW_* order-policy values before the worker starts (one line each, exit 2)."""
+    from services.orchestration.settings import OrchestrationSettings
+    from services.runtime.config import describe_settings_error
+
+    try:
+        OrchestrationSettings()
+    except ValidationError as exc:
+        for line in describe_settings_error(exc, OrchestrationSettings):
+            typer.echo(f"rtw: invalid configuration: {line}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -121,28 +140,43 @@ def order_start(
 ) -> None:
     """Start a saga for an order (once per order id); print its workflow id.
 
-    With --wait, exit 0 only when the order completed.
+    With --wait, report progress on stderr (state changes, the command an approval needs,
+    a warning when no worker polls the queue) and exit 0 only when the order completed.
+    A different body under an existing order id is a conflict (exit 1).
     """
-    from services.orchestration.client import start_order, wait_for_order
-    from services.runtime.connection import connect
-    from services.runtime.telemetry import CLI_SERVICE, start_telemetry
+    from services.cli._progress import report_progress
+    from services.orchestration.client import OrderConflictError, start_order, wait_for_order
 
     order = _read_order(file)
-    settings = settings_or_exit()
-    telemetry = start_telemetry(settings, service=CLI_SERVICE)
 
-    async def run() -> int:
-        client = await connect(settings.temporal, tracing=telemetry.enabled)
-        started = await start_order(
-            client, order, task_queue=settings.queue_name(TaskQueue.ORCHESTRATION)
-        )
+    async def body(client: Any, settings: Settings) -> int:
+        try:
+            started = await start_order(
+                client, order, task_queue=settings.queue_name(TaskQueue.ORCHESTRATION)
+            )
+        except OrderConflictError as exc:
+            typer.echo(f"rtw: conflict: {exc}", err=True)
+            return 1
         if started.created:
             typer.echo(started.workflow_id)
         else:
             typer.echo(f"{started.workflow_id} (already exists; nothing new started)")
         if not wait:
             return 0
-        outcome = await wait_for_order(started.handle)
+        progress = asyncio.create_task(
+            report_progress(
+                client,
+                started.handle,
+                order_id=order.order_id,
+                task_queue=settings.queue_name(TaskQueue.ORCHESTRATION),
+            )
+        )
+        try:
+            outcome = await wait_for_order(started.handle)
+        finally:
+            progress.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await progress
         print_json(
             {
                 "workflow_id": outcome.workflow_id,
@@ -152,32 +186,35 @@ def order_start(
         )
         return 0 if outcome.completed else 1
 
-    raise typer.Exit(telemetry.run(run()))  # flushes spans before main()'s os._exit
+    run_client_command(body)
 
 
 @order_app.command("status")
 def order_status_cmd(order_id: Annotated[str, typer.Argument(help="the order's id")]) -> None:
-    """Print the saga's `status` query as JSON."""
-    from temporalio.service import RPCError
+    """Print the saga's `status` query as JSON.
 
-    from services.orchestration.client import order_status
-    from services.runtime.connection import connect
-    from services.runtime.telemetry import CLI_SERVICE, start_telemetry
+    When there is none (no such order, no worker to answer, an order that failed
+    validation), print one line saying why and exit 1.
+    """
+    from services.contracts import OrderStatus
+    from services.orchestration.client import OrderStatusUnavailableError, explain_order
 
-    settings = settings_or_exit()
-    telemetry = start_telemetry(settings, service=CLI_SERVICE)
-
-    async def run() -> int:
-        client = await connect(settings.temporal, tracing=telemetry.enabled)
+    async def body(client: Any, _: Settings) -> int:
         try:
-            status = await order_status(client, order_id)
-        except RPCError as exc:
-            typer.echo(f"rtw: cannot query order {order_id}: {exc.message}", err=True)
+            found = await explain_order(client, order_id)
+        except OrderStatusUnavailableError as exc:
+            typer.echo(f"rtw: {exc}", err=True)
             return 1
-        print_json(status.model_dump(mode="json"))
-        return 0
+        status = found if isinstance(found, OrderStatus) else found.status
+        if status is not None:
+            print_json(status.model_dump(mode="json"))
+            return 0
+        error = found.error if not isinstance(found, OrderStatus) else None
+        what = f"{error.type}: {error.message}" if error else "no status"
+        typer.echo(f"rtw: order {order_id} failed before it had a status: {what}", err=True)
+        return 1
 
-    raise typer.Exit(telemetry.run(run()))  # flushes spans before main()'s os._exit
+    run_client_command(body)
 
 
 # Workflow patterns (services/cli/patterns.py): order approval, shipments, subscriptions, schedules.

@@ -84,6 +84,7 @@ from services.contracts.payments import (
     RefundPaymentRequest,
     VoidAuthorizationRequest,
 )
+from services.contracts.ping import PING_WORKFLOW, PingRequest, PingResult, Pong, ping_activity
 from services.contracts.queues import (
     TaskQueue,
     queue_name,
@@ -166,6 +167,7 @@ __all__ = [
     "OUT_OF_STOCK",
     "PAYLOAD_TOO_LARGE",
     "PAYMENT_DECLINED",
+    "PING_WORKFLOW",
     "PLAN_PRICES_CENTS",
     "RECONCILIATION_SCHEDULE",
     "RECONCILIATION_WORKFLOW",
@@ -217,6 +219,9 @@ __all__ = [
     "OrphanedCharge",
     "PaymentResult",
     "PaymentSummary",
+    "PingRequest",
+    "PingResult",
+    "Pong",
     "ReconciliationInput",
     "ReconciliationReport",
     "RefundPaymentRequest",
@@ -238,6 +243,7 @@ __all__ = [
     "UndecodablePayload",
     "VoidAuthorizationRequest",
     "order_workflow_id",
+    "ping_activity",
     "queue_name",
     "queue_prefix_of",
     "shipment_workflow_id",

@@ -12,6 +12,7 @@ from services.contracts import TaskQueue
 from services.notifications.activities import NotificationActivities
 from services.notifications.outbox import outbox_for
 from services.runtime.config import Settings
+from services.runtime.ping import ping_activity_for
 from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
 
@@ -23,6 +24,6 @@ async def notifications_worker(client: Client, settings: Settings) -> AsyncItera
         activities = NotificationActivities(channel=outbox_for(db))
         yield Worker(
             client,
-            activities=[activities.send],
+            activities=[activities.send, ping_activity_for(TaskQueue.NOTIFICATIONS)],
             **worker_options(settings, TaskQueue.NOTIFICATIONS),  # type: ignore[arg-type]
         )

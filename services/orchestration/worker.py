@@ -13,17 +13,19 @@ from services.orchestration.carrier import CarrierActivities, PolicyActivities
 from services.orchestration.claims import ClaimActivities, claims_for
 from services.orchestration.inventory import DEFAULT_CATALOG, InventoryActivities, inventory_for
 from services.orchestration.order_saga import OrderSaga
+from services.orchestration.ping import Ping
 from services.orchestration.reconciliation import Reconciliation
 from services.orchestration.saga_outcomes import ReconciliationActivities
 from services.orchestration.settings import OrchestrationSettings
 from services.orchestration.shipment import Shipment
 from services.orchestration.subscription import Subscription
 from services.runtime.config import Settings
+from services.runtime.ping import ping_activity_for
 from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
 
 #: Every workflow type this service runs.
-WORKFLOWS: list[type] = [OrderSaga, Shipment, Subscription, Reconciliation]
+WORKFLOWS: list[type] = [OrderSaga, Shipment, Subscription, Reconciliation, Ping]
 
 
 @asynccontextmanager
@@ -51,6 +53,7 @@ async def orchestration_worker(client: Client, settings: Settings) -> AsyncItera
                 policy.order_policy,
                 carrier.book_shipment,
                 outcomes.saga_outcomes,
+                ping_activity_for(TaskQueue.ORCHESTRATION),
             ],
             # An update refused by its validator is echoed back to the server in the
             # workflow task; with the SDK's own 2 MB check on, a hostile >2 MB update fails

@@ -16,6 +16,7 @@ from services.payments.ledger_sqlite import SqliteLedger
 from services.payments.provider import SimulatedProvider
 from services.runtime.config import Settings
 from services.runtime.database import Database, PostgresDatabase
+from services.runtime.ping import ping_activity_for
 from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
 
@@ -44,6 +45,7 @@ async def payments_worker(client: Client, settings: Settings) -> AsyncIterator[W
                 activities.refund,
                 activities.charge,
                 activities.ledger_summary,
+                ping_activity_for(TaskQueue.PAYMENTS),
             ],
             **worker_options(settings, TaskQueue.PAYMENTS),  # type: ignore[arg-type]
         )

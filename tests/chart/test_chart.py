@@ -14,6 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.contracts import OrderInput
+
 from ._helm import (
     CHART,
     CRD_KINDS,
@@ -731,7 +733,8 @@ def test_notes_say_where_state_lives(helm: str) -> None:
 # --- helm test -------------------------------------------------------------------------------
 
 
-def test_helm_test_job_runs_one_saga(default: list[Manifest]) -> None:
+def test_helm_test_pings_every_queue_by_default(default: list[Manifest]) -> None:
+    """No money moves by default: `rtw ping` checks pollers and a no-op activity per queue."""
     (job,) = [o for o in default if o["kind"] == "Job"]
     assert component(job) == "test"
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "test"
@@ -739,15 +742,39 @@ def test_helm_test_job_runs_one_saga(default: list[Manifest]) -> None:
     assert pod["restartPolicy"] == "Never"
     assert job["spec"]["backoffLimit"] == 0
     (container,) = pod["containers"]
-    assert "rtw order start --file - --wait" in container["command"][-1]
+    assert container["args"][0] == "ping"
+    assert "command" not in container, "the image's entrypoint is rtw"
+    timeout = int(container["args"][container["args"].index("--timeout") + 1])
+    assert timeout < job["spec"]["activeDeadlineSeconds"], "rtw ping gives up before the Job"
     env = {e["name"]: e["value"] for e in container["env"]}
-    order = json.loads(env["RTW_TEST_ORDER"])
-    assert order["order_id"] == f"helm-test-{RELEASE}-1"  # unique per release revision
-    assert order["payment_method"] == "pm_card_visa"
-    assert order["items"] == [{"sku": "sku-1", "quantity": 1, "unit_price_cents": 1500}]
+    assert "RTW_TEST_ORDER" not in env
     worker_env = env_of(default, "orchestration")
-    for key in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "RTW_LOG_FORMAT"):
-        assert env[key] == worker_env[key]
+    for key in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "RTW_LOG_FORMAT", "RTW_QUEUE_PREFIX"):
+        assert env.get(key) == worker_env.get(key), key
+
+
+def test_helm_test_full_saga_uses_a_new_order_id_every_run(helm: str) -> None:
+    """Opt-in saga: the order id is made when the test runs, so a second `helm test` (same
+    revision) cannot pass on the first run's completed order. The rendered shell command is
+    run here twice, with `rtw` replaced by `cat`."""
+    out = load(render(helm, sets=["tests.fullSaga=true"]))
+    (job,) = [o for o in out if o["kind"] == "Job" and component(o) == "test"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    script = container["command"][-1]
+    assert script.endswith("rtw order start --file - --wait")
+    env = {e["name"]: e["value"] for e in container["env"]}
+    ids = []
+    for _ in range(2):
+        run = subprocess.run(
+            ["/bin/sh", "-c", script.replace("rtw order start --file - --wait", "cat")],
+            env={"RTW_TEST_ORDER": env["RTW_TEST_ORDER"], "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        order = OrderInput.model_validate_json(run.stdout)
+        assert order.payment_method == "pm_card_visa"
+        ids.append(order.order_id)
+    assert ids[0] != ids[1]
+    assert all(i.startswith("helm-test-") for i in ids)
 
 
 def test_helm_test_job_gets_the_same_credentials(rendered: dict[str, list[Manifest]]) -> None:

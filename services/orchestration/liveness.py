@@ -1,0 +1,65 @@
+"""Are the workers alive? Pollers per task queue, and a `Ping` round trip through each."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue as TaskQueueRef
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from services.contracts import PING_WORKFLOW, PingRequest, PingResult, TaskQueue, queue_name
+
+#: What each service polls: the orchestration worker runs workflows and activities.
+POLLED: dict[TaskQueue, tuple[TaskQueueType.ValueType, ...]] = {
+    TaskQueue.ORCHESTRATION: (
+        TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    ),
+    TaskQueue.PAYMENTS: (TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,),
+    TaskQueue.NOTIFICATIONS: (TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,),
+}
+
+
+@dataclass(frozen=True)
+class QueuePollers:
+    """Pollers seen on one task queue (the fewest over the task types it serves)."""
+
+    queue: str
+    pollers: int
+
+
+async def queue_pollers(client: Client, *, prefix: str) -> list[QueuePollers]:
+    """DescribeTaskQueue for every queue the deployment serves."""
+    found = []
+    for queue, kinds in POLLED.items():
+        name = queue_name(queue, prefix=prefix)
+        counts = []
+        for kind in kinds:
+            response = await client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=client.namespace,
+                    task_queue=TaskQueueRef(name=name),
+                    task_queue_type=kind,
+                ),
+                timeout=timedelta(seconds=5),
+            )
+            counts.append(len(response.pollers))
+        found.append(QueuePollers(name, min(counts)))
+    return found
+
+
+async def ping(client: Client, *, prefix: str, timeout: timedelta) -> PingResult:
+    """Run `Ping` on the deployment's orchestration queue: one no-op activity per queue."""
+    result: PingResult = await client.execute_workflow(
+        PING_WORKFLOW,
+        PingRequest(caller="rtw ping"),
+        id=f"ping-{uuid.uuid4().hex}",
+        task_queue=queue_name(TaskQueue.ORCHESTRATION, prefix=prefix),
+        result_type=PingResult,
+        execution_timeout=timeout,
+    )
+    return result

@@ -1,0 +1,49 @@
+"""`Ping`: proves every queue has a live worker, moving no money and touching no state."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from services.contracts import (
+        PING_WORKFLOW,
+        PingRequest,
+        PingResult,
+        Pong,
+        TaskQueue,
+        ping_activity,
+        queue_name,
+        queue_prefix_of,
+    )
+
+#: A queue whose worker does not answer within this is reported as down.
+PING_TIMEOUT = timedelta(seconds=20)
+
+
+@workflow.defn(name=PING_WORKFLOW)
+class Ping:
+    """Runs each queue's no-op `<queue>.ping` activity once, in parallel; fails with the
+    queue that did not answer in time."""
+
+    @workflow.run
+    async def run(self, request: PingRequest) -> PingResult:
+        """One pong per queue."""
+        prefix = queue_prefix_of(workflow.info().task_queue)
+        answers = await asyncio.gather(
+            *(
+                workflow.execute_activity(
+                    ping_activity(queue),
+                    request,
+                    task_queue=queue_name(queue, prefix=prefix),
+                    result_type=Pong,
+                    schedule_to_close_timeout=PING_TIMEOUT,
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                )
+                for queue in TaskQueue
+            )
+        )
+        return PingResult(answers=list(answers))
