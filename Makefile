@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 .PHONY: install  ## create .venv and install rtw with its dev tools
 install: $(STAMP)
 
-.PHONY: demo  ## run the demo: embedded Temporal, three workers, three orders, then stop
+.PHONY: demo  ## run the demo: embedded Temporal, three workers, five orders, then stop
 demo: install
 	$(BIN)/rtw demo
 

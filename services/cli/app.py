@@ -98,7 +98,7 @@ def demo(
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
     port: Annotated[int, typer.Option(help="Temporal gRPC port of the embedded server")] = 7233,
 ) -> None:
-    """Start the stack, run three demo orders, print their outcomes, stop everything."""
+    """Start the stack, run five demo orders (one per outcome), print them, stop everything."""
     from services.devstack import run_demo
 
     settings = settings_or_exit()
