@@ -67,6 +67,16 @@ def _noop(key: str, kind: EntryKind, currency: str = "") -> PaymentResult:
     )
 
 
+def _declined(exc: PaymentDeclinedError) -> ApplicationError:
+    """A decline: a business outcome (benign, non-retryable), not a worker fault."""
+    return ApplicationError(
+        str(exc),
+        type=PAYMENT_DECLINED,
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )
+
+
 def _refused(violation: LedgerViolationError) -> ApplicationError:
     """A state-machine violation: non-retryable, typed, the money unchanged."""
     return ApplicationError(str(violation), type=violation.type, non_retryable=True)
@@ -204,12 +214,7 @@ class PaymentActivities:
                 )
             )
         except PaymentDeclinedError as exc:
-            raise ApplicationError(
-                str(exc),
-                type=PAYMENT_DECLINED,
-                non_retryable=True,
-                category=ApplicationErrorCategory.BENIGN,  # an outcome, not a worker fault
-            ) from exc
+            raise _declined(exc) from exc
         entry = await self._record(
             _entry(
                 request,
@@ -366,12 +371,7 @@ class PaymentActivities:
                 )
             )
         except PaymentDeclinedError as exc:
-            raise ApplicationError(
-                str(exc),
-                type=PAYMENT_DECLINED,
-                non_retryable=True,
-                category=ApplicationErrorCategory.BENIGN,  # an outcome, not a worker fault
-            ) from exc
+            raise _declined(exc) from exc
         charge = await _call(
             self._provider.capture(
                 idempotency_key=request.idempotency_key, authorization_ref=auth.reference
