@@ -8,9 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue as TaskQueueRef
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -48,6 +46,7 @@ from services.contracts import (
     shipment_workflow_id,
     subscription_workflow_id,
 )
+from services.orchestration.liveness import task_queue_pollers
 
 
 @dataclass(frozen=True)
@@ -152,15 +151,7 @@ async def order_status(
 
 async def workflow_pollers(client: Client, task_queue: str) -> int:
     """How many workers poll `task_queue` for workflow tasks (as the server last saw them)."""
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueueRef(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        ),
-        timeout=timedelta(seconds=5),
-    )
-    return len(response.pollers)
+    return await task_queue_pollers(client, task_queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
 
 
 class OrderStatusUnavailableError(Exception):

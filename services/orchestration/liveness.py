@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue as TaskQueueRef
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
@@ -32,22 +32,26 @@ class QueuePollers:
     pollers: int
 
 
+async def task_queue_pollers(client: Client, task_queue: str, kind: TaskQueueType.ValueType) -> int:
+    """Workers polling `task_queue` for one kind of task, as the server last saw them (it
+    keeps listing a stopped worker for a few minutes)."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueueRef(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=kind,
+        ),
+        timeout=timedelta(seconds=5),
+    )
+    return len(response.pollers)
+
+
 async def queue_pollers(client: Client, *, prefix: str) -> list[QueuePollers]:
-    """DescribeTaskQueue for every queue the deployment serves."""
+    """Pollers of every queue the deployment serves (the fewest over its task kinds)."""
     found = []
     for queue, kinds in POLLED.items():
         name = queue_name(queue, prefix=prefix)
-        counts = []
-        for kind in kinds:
-            response = await client.workflow_service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=client.namespace,
-                    task_queue=TaskQueueRef(name=name),
-                    task_queue_type=kind,
-                ),
-                timeout=timedelta(seconds=5),
-            )
-            counts.append(len(response.pollers))
+        counts = [await task_queue_pollers(client, name, kind) for kind in kinds]
         found.append(QueuePollers(name, min(counts)))
     return found
 
