@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from services.contracts import (
+    ALREADY_CAPTURED,
     AUTHORIZATION_MISSING,
     AUTHORIZE_PAYMENT,
     CAPTURE_MISSING,
@@ -278,19 +279,19 @@ class PaymentActivities:
         the ledger) or was captured (the refund compensates that). An authorization the saga
         holds but the ledger lacks is refused loudly: the stores are not shared.
         """
-        if done := await self._ledger.get(request.idempotency_key):
-            return _result(done)
         auth = await self._reversed_entry(
             request.authorization_key, request.authorization_ref, AUTHORIZATION_MISSING
         )
         if auth is None:
             return _noop(request.idempotency_key, EntryKind.VOID)
-        children = await self._ledger.children(auth.key)
-        if any(c.kind is EntryKind.CAPTURE for c in children):
-            return _noop(request.idempotency_key, EntryKind.VOID, auth.currency)
         planned = _entry(request, EntryKind.VOID, auth.amount_cents, auth.currency, parent=auth.key)
-        if done := await self._preflight(planned):
-            return _result(done)
+        try:  # one read of the state machine: a retry's entry, or why not
+            if done := await self._ledger.check(planned):
+                return _result(done)
+        except LedgerViolationError as violation:
+            if violation.type == ALREADY_CAPTURED:
+                return _noop(request.idempotency_key, EntryKind.VOID, auth.currency)
+            raise _refused(violation) from None
         charge = await _call(
             self._provider.void(
                 idempotency_key=request.idempotency_key, authorization_ref=auth.provider_ref
