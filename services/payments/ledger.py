@@ -200,7 +200,3 @@ class Ledger(Protocol):
     async def dangling_authorizations(self, *, since: str, before: str) -> list[LedgerEntry]:
         """Authorizations created in [since, before) neither captured nor voided."""
         ...
-
-    async def close(self) -> None:
-        """Release the storage."""
-        ...

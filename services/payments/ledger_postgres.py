@@ -13,10 +13,20 @@ from services.payments.ledger import (
     OrderTotals,
     check_transition,
 )
-from services.payments.ledger_sql import COLUMNS, violation_of_unique
+from services.payments.ledger_sql import (
+    COLUMNS,
+    DANGLING_AUTHORIZATIONS,
+    SAGA_CAPTURE_TOTALS,
+    SELECT,
+    entries_query,
+    violation_of_unique,
+)
 from services.runtime.database import PostgresDatabase
 
-_SELECT = f"SELECT {COLUMNS} FROM ledger"
+
+def _pg(sql: str) -> bytes:
+    """A shared query with PostgreSQL's placeholders."""
+    return sql.replace("?", "%s").encode()
 
 
 def _iso(value: datetime | str) -> str:
@@ -35,7 +45,7 @@ async def _one(conn: AsyncConnection[Any], sql: str, params: tuple[Any, ...]) ->
 
 
 async def _children(conn: AsyncConnection[Any], parent_key: str) -> list[LedgerEntry]:
-    cur = await conn.execute(f"{_SELECT} WHERE parent_key = %s ORDER BY seq", (parent_key,))
+    cur = await conn.execute(f"{SELECT} WHERE parent_key = %s ORDER BY seq", (parent_key,))
     return [_entry(r) for r in await cur.fetchall()]
 
 
@@ -49,11 +59,11 @@ async def _check(
         # all replicas: the second capture waits, then sees the first and is refused.
         parent = await _one(
             conn,
-            f"{_SELECT} WHERE key = %s" + (" FOR UPDATE" if lock else ""),
+            f"{SELECT} WHERE key = %s" + (" FOR UPDATE" if lock else ""),
             (entry.parent_key,),
         )
         siblings = await _children(conn, entry.parent_key)
-    existing = await _one(conn, f"{_SELECT} WHERE key = %s", (entry.key,))
+    existing = await _one(conn, f"{SELECT} WHERE key = %s", (entry.key,))
     return check_transition(entry, existing=existing, parent=parent, siblings=siblings)
 
 
@@ -65,7 +75,7 @@ class PostgresLedger:
 
     async def get(self, key: str) -> LedgerEntry | None:
         async with self._pool.connection() as conn:
-            return await _one(conn, f"{_SELECT} WHERE key = %s", (key,))
+            return await _one(conn, f"{SELECT} WHERE key = %s", (key,))
 
     async def check(self, entry: LedgerEntry) -> LedgerEntry | None:
         async with self._pool.connection() as conn:
@@ -109,45 +119,23 @@ class PostgresLedger:
     async def entries(
         self, *, order_id: str | None = None, since: str | None = None, limit: int | None = None
     ) -> list[LedgerEntry]:
-        where: list[str] = []
-        params: list[Any] = []
-        if order_id is not None:
-            where.append("order_id = %s")
-            params.append(order_id)
-        if since is not None:
-            where.append("created_at >= %s")
-            params.append(datetime.fromisoformat(since))
-        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, params = entries_query(
+            order_id=order_id,
+            since=datetime.fromisoformat(since) if since is not None else None,
+            limit=limit,
+        )
         async with self._pool.connection() as conn:
-            cur = await conn.execute(sql.encode(), params)
+            cur = await conn.execute(_pg(sql), params)
             return [_entry(r) for r in await cur.fetchall()]
 
     async def saga_capture_totals(self, *, since: str) -> list[OrderTotals]:
-        sql = """
-            SELECT c.order_id, c.currency, c.amount_cents, c.created_at,
-                   coalesce((SELECT sum(r.amount_cents) FROM ledger r
-                             WHERE r.parent_key = c.key AND r.kind = 'refund'), 0)
-            FROM ledger c
-            WHERE c.kind = 'capture' AND c.parent_key IS NOT NULL AND c.created_at >= %s
-            ORDER BY c.seq"""
         async with self._pool.connection() as conn:
-            cur = await conn.execute(sql, (datetime.fromisoformat(since),))
+            cur = await conn.execute(_pg(SAGA_CAPTURE_TOTALS), (datetime.fromisoformat(since),))
             rows = await cur.fetchall()
         return [OrderTotals(o, cur_, cap, int(ref), _iso(at)) for o, cur_, cap, at, ref in rows]
 
     async def dangling_authorizations(self, *, since: str, before: str) -> list[LedgerEntry]:
-        sql = f"""
-            {_SELECT} a WHERE a.kind = 'authorization' AND a.created_at >= %s
-              AND a.created_at < %s
-              AND NOT EXISTS (SELECT 1 FROM ledger x WHERE x.parent_key = a.key
-                              AND x.kind IN ('capture', 'void'))
-            ORDER BY a.seq"""
         params = (datetime.fromisoformat(since), datetime.fromisoformat(before))
         async with self._pool.connection() as conn:
-            cur = await conn.execute(sql, params)
+            cur = await conn.execute(_pg(DANGLING_AUTHORIZATIONS), params)
             return [_entry(r) for r in await cur.fetchall()]
-
-    async def close(self) -> None:
-        """The database is owned by whoever opened it."""

@@ -23,3 +23,41 @@ def violation_of_unique(detail: str, entry: LedgerEntry) -> LedgerViolationError
     return LedgerViolationError(
         rule, f"{entry.kind.value} {entry.key!r} refused for order {entry.order_id}: {rule}"
     )
+
+
+# The queries both backends run, written once with `?` placeholders (SQLite's; the
+# PostgreSQL backend swaps them for `%s`). Times are ISO 8601 strings for SQLite and
+# timestamps for PostgreSQL; the backend converts them.
+SELECT = f"SELECT {COLUMNS} FROM ledger"
+
+SAGA_CAPTURE_TOTALS = """
+    SELECT c.order_id, c.currency, c.amount_cents, c.created_at,
+           coalesce((SELECT sum(r.amount_cents) FROM ledger r
+                     WHERE r.parent_key = c.key AND r.kind = 'refund'), 0)
+    FROM ledger c
+    WHERE c.kind = 'capture' AND c.parent_key IS NOT NULL AND c.created_at >= ?
+    ORDER BY c.seq"""
+
+DANGLING_AUTHORIZATIONS = f"""
+    {SELECT} a WHERE a.kind = 'authorization' AND a.created_at >= ? AND a.created_at < ?
+      AND NOT EXISTS (SELECT 1 FROM ledger x WHERE x.parent_key = a.key
+                      AND x.kind IN ('capture', 'void'))
+    ORDER BY a.seq"""
+
+
+def entries_query(
+    *, order_id: str | None, since: object | None, limit: int | None
+) -> tuple[str, list[object]]:
+    """`SELECT … ORDER BY seq` filtered by order and creation time, with its parameters."""
+    where: list[str] = []
+    params: list[object] = []
+    if order_id is not None:
+        where.append("order_id = ?")
+        params.append(order_id)
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(since)
+    sql = SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, params

@@ -8,14 +8,17 @@ from typing import Any
 from services.payments.ledger import (
     EntryKind,
     LedgerEntry,
-    LedgerViolationError,
     OrderTotals,
     check_transition,
 )
-from services.payments.ledger_sql import COLUMNS, violation_of_unique
+from services.payments.ledger_sql import (
+    DANGLING_AUTHORIZATIONS,
+    SAGA_CAPTURE_TOTALS,
+    SELECT,
+    entries_query,
+    violation_of_unique,
+)
 from services.runtime.database import SqliteDatabase
-
-_SELECT = f"SELECT {COLUMNS} FROM ledger"
 
 
 def _entry(row: tuple[Any, ...]) -> LedgerEntry:
@@ -24,12 +27,12 @@ def _entry(row: tuple[Any, ...]) -> LedgerEntry:
 
 
 def _get(conn: sqlite3.Connection, key: str) -> LedgerEntry | None:
-    row = conn.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
+    row = conn.execute(f"{SELECT} WHERE key = ?", (key,)).fetchone()
     return _entry(row) if row else None
 
 
 def _children(conn: sqlite3.Connection, parent_key: str) -> list[LedgerEntry]:
-    rows = conn.execute(f"{_SELECT} WHERE parent_key = ? ORDER BY seq", (parent_key,))
+    rows = conn.execute(f"{SELECT} WHERE parent_key = ? ORDER BY seq", (parent_key,))
     return [_entry(r) for r in rows]
 
 
@@ -90,40 +93,14 @@ class SqliteLedger:
     async def entries(
         self, *, order_id: str | None = None, since: str | None = None, limit: int | None = None
     ) -> list[LedgerEntry]:
-        where, params = [], []
-        if order_id is not None:
-            where.append("order_id = ?")
-            params.append(order_id)
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(since)
-        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, params = entries_query(order_id=order_id, since=since, limit=limit)
         return await self._db.run(lambda c: [_entry(r) for r in c.execute(sql, params)])
 
     async def saga_capture_totals(self, *, since: str) -> list[OrderTotals]:
-        sql = """
-            SELECT c.order_id, c.currency, c.amount_cents, c.created_at,
-                   coalesce((SELECT sum(r.amount_cents) FROM ledger r
-                             WHERE r.parent_key = c.key AND r.kind = 'refund'), 0)
-            FROM ledger c
-            WHERE c.kind = 'capture' AND c.parent_key IS NOT NULL AND c.created_at >= ?
-            ORDER BY c.seq"""
-        rows = await self._db.run(lambda c: c.execute(sql, (since,)).fetchall())
+        rows = await self._db.run(lambda c: c.execute(SAGA_CAPTURE_TOTALS, (since,)).fetchall())
         return [OrderTotals(o, cur, cap, int(ref), at) for o, cur, cap, at, ref in rows]
 
     async def dangling_authorizations(self, *, since: str, before: str) -> list[LedgerEntry]:
-        sql = f"""
-            {_SELECT} a WHERE a.kind = 'authorization' AND a.created_at >= ?
-              AND a.created_at < ?
-              AND NOT EXISTS (SELECT 1 FROM ledger x WHERE x.parent_key = a.key
-                              AND x.kind IN ('capture', 'void'))
-            ORDER BY a.seq"""
-        return await self._db.run(lambda c: [_entry(r) for r in c.execute(sql, (since, before))])
-
-    async def close(self) -> None:
-        """The database is owned by whoever opened it."""
-
-
-__all__ = ["LedgerViolationError", "SqliteLedger"]
+        return await self._db.run(
+            lambda c: [_entry(r) for r in c.execute(DANGLING_AUTHORIZATIONS, (since, before))]
+        )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from psycopg import AsyncConnection, OperationalError
+from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random
@@ -305,7 +305,6 @@ async def open_database(
 __all__ = [
     "Database",
     "DatabaseError",
-    "OperationalError",
     "PostgresDatabase",
     "SchemaState",
     "SchemaTooOldError",
