@@ -44,11 +44,18 @@ class Probe:
     wedged: bool = False
 
 
-def _raw(data: bytes, encoding: bytes = b"json/plain") -> RawValue:
+def raw_payload(data: bytes, encoding: bytes = b"json/plain") -> RawValue:
+    """A payload sent as it is, bypassing the client's converter."""
     return RawValue(Payload(metadata={"encoding": encoding}, data=data))
 
 
-async def _task_failures(handle: WorkflowHandle[Any, Any]) -> int:
+def deep_json(levels: int) -> bytes:
+    """`[[[…]]]` nested `levels` deep: past pydantic's recursion limit of 200 from 201 on."""
+    return b"[" * levels + b"]" * levels
+
+
+async def workflow_task_failures(handle: WorkflowHandle[Any, Any]) -> int:
+    """Failed workflow tasks in a run's history (a wedged run keeps adding them)."""
     failed = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
     return len([e async for e in handle.fetch_history_events() if e.event_type == failed])
 
@@ -81,7 +88,7 @@ async def _start_expecting(
     except WorkflowFailureError as err:
         cause = err.cause
         got = cause.type or "" if isinstance(cause, ApplicationError) else type(cause).__name__
-    wedged = await _task_failures(handle) > 0
+    wedged = await workflow_task_failures(handle) > 0
     return Probe(name, expected, got, ok=got == expected and not wedged, wedged=wedged)
 
 
@@ -118,7 +125,7 @@ async def _decision_probes(client: Client, *, task_queue: str, run_id: str) -> l
             got[size] = f"RPCError {exc.status.name}"
     await handle.execute_update(APPROVE, {"reviewer": "chaos"}, result_type=ApprovalResult)
     completed = (await handle.result()).state.value == "completed"
-    wedged = await _task_failures(handle) > 0
+    wedged = await workflow_task_failures(handle) > 0
     expected = {1_000_000: "PayloadTooLarge", OVERSIZED_BYTES: "RPCError FAILED_PRECONDITION"}
     return [
         Probe(
@@ -138,9 +145,9 @@ async def probe_hostile_inputs(client: Client, *, task_queue: str, run_id: str) 
     poison: dict[str, list[Any]] = {
         "no input": [],
         "two inputs": [{"a": 1}, {"b": 2}],
-        "JSON 285 levels deep": [_raw(b"[" * 285 + b"]" * 285)],
-        "binary payload": [_raw(b"\x00\xff", b"binary/plain")],
-        "protobuf payload": [_raw(b"\x08\x01", b"json/protobuf")],
+        "JSON 285 levels deep": [raw_payload(deep_json(285))],
+        "binary payload": [raw_payload(b"\x00\xff", b"binary/plain")],
+        "protobuf payload": [raw_payload(b"\x08\x01", b"json/protobuf")],
         "amount 2^63": [
             {
                 **make_order(OrderKind.HAPPY, "x").model_dump(mode="json"),

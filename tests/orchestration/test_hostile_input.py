@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from pydantic_core import from_json
-from temporalio.api.common.v1 import Payload
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import RawValue, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from services.chaos.hostile import deep_json, workflow_task_failures
+from services.chaos.hostile import raw_payload as raw
 from services.contracts import (
     APPROVE,
     AUTHORIZE_PAYMENT,
@@ -34,22 +34,8 @@ async def rig(time_skipping_env: WorkflowEnvironment, queue_prefix: str) -> Asyn
         yield rig
 
 
-def raw(data: bytes, encoding: bytes = b"json/plain") -> RawValue:
-    return RawValue(Payload(metadata={"encoding": encoding}, data=data))
-
-
-def deep_json(levels: int) -> bytes:
-    """`[[[…]]]` nested `levels` deep: past pydantic's recursion limit of 200."""
-    return b"[" * levels + b"]" * levels
-
-
 def valid_order(order_id: str) -> dict[str, Any]:
     return {**ORDER, "order_id": order_id}
-
-
-async def workflow_task_failures(handle: WorkflowHandle[Any, Any]) -> int:
-    failed = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-    return len([e async for e in handle.fetch_history_events() if e.event_type == failed])
 
 
 async def start_raw(rig: SagaRig, args: list[Any], *, workflow_id: str | None = None) -> Any:
