@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import platform
 import random
 import time
@@ -134,8 +135,6 @@ class ChaosReport:
 
 def machine() -> dict[str, Any]:
     """Where the figures came from."""
-    import os
-
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
