@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from services.bench import bench_app
 from services.chaos.cli import chaos
 from services.cli._support import print_json, run_client_command, settings_or_exit
+from services.cli.gateway import gateway
 from services.cli.ping import ping
 from services.cli.state import db_app, notifications_app, payments_app
 from services.contracts import OrderInput, TaskQueue
@@ -35,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 app.command("chaos")(chaos)
 app.command("ping")(ping)
+app.command("gateway")(gateway)
 
 
 @app.command()
@@ -213,6 +215,37 @@ def order_status_cmd(order_id: Annotated[str, typer.Argument(help="the order's i
         what = f"{error.type}: {error.message}" if error else "no status"
         typer.echo(f"rtw: order {order_id} failed before it had a status: {what}", err=True)
         return 1
+
+    run_client_command(body)
+
+
+@order_app.command("cancel")
+def order_cancel(order_id: Annotated[str, typer.Argument(help="the order's id")]) -> None:
+    """Cancel an order: its saga undoes what it did (refund, void, release stock) and ends
+    `cancelled`. Exit 1 when there is no such order or it has ended already."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from services.orchestration.client import order_handle
+
+    async def body(client: Any, _: Settings) -> int:
+        handle = order_handle(client, order_id)
+        try:
+            description = await handle.describe()
+            if description.status is not WorkflowExecutionStatus.RUNNING:
+                state = description.status.name.lower() if description.status else "closed"
+                typer.echo(
+                    f"rtw: order {order_id} has ended ({state}); nothing to cancel", err=True
+                )
+                return 1
+            await handle.cancel()
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            typer.echo(f"rtw: no order {order_id} (no workflow {handle.id})", err=True)
+            return 1
+        typer.echo(f"{handle.id}: cancellation requested (the saga compensates)")
+        return 0
 
     run_client_command(body)
 

@@ -20,10 +20,12 @@ from services.contracts.notifications import (
     NotificationRequest,
 )
 from services.contracts.orders import (
+    ACCEPTED,
     APPROVAL_EXPIRED,
     APPROVAL_REFUSED,
     APPROVE,
     CLAIM_ORDER,
+    CUSTOMER_ID_ATTRIBUTE,
     INVALID_DECISION,
     INVALID_ORDER,
     MAX_DECISION_BYTES,
@@ -34,6 +36,8 @@ from services.contracts.orders import (
     ORDER_POLICY,
     ORDER_REJECTED,
     ORDER_SAGA_WORKFLOW,
+    ORDER_SEARCH_ATTRIBUTES,
+    ORDER_STATE_ATTRIBUTE,
     PAYLOAD_TOO_LARGE,
     REJECT,
     STATUS_QUERY,
@@ -133,6 +137,7 @@ from services.contracts.subscriptions import (
 )
 
 __all__ = [
+    "ACCEPTED",
     "ALREADY_CAPTURED",
     "AMOUNT_EXCEEDS_AUTHORIZATION",
     "APPROVAL_EXPIRED",
@@ -149,6 +154,7 @@ __all__ = [
     "CHANGE_PLAN",
     "CHARGE_PAYMENT",
     "CLAIM_ORDER",
+    "CUSTOMER_ID_ATTRIBUTE",
     "IDEMPOTENCY_CONFLICT",
     "INVALID_DECISION",
     "INVALID_ORDER",
@@ -164,6 +170,8 @@ __all__ = [
     "ORDER_POLICY",
     "ORDER_REJECTED",
     "ORDER_SAGA_WORKFLOW",
+    "ORDER_SEARCH_ATTRIBUTES",
+    "ORDER_STATE_ATTRIBUTE",
     "OUT_OF_STOCK",
     "PAYLOAD_TOO_LARGE",
     "PAYMENT_DECLINED",

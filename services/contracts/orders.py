@@ -21,11 +21,20 @@ STATUS_QUERY = "status"
 #: Update names (and signals of the same names, for fire-and-forget clients).
 APPROVE = "approve"
 REJECT = "reject"
+#: Update that waits until the saga has validated its input and returns its `status`
+#: (sent with update-with-start, so a client learns the validated state at once).
+ACCEPTED = "accepted"
 
 #: Orchestration-local (local) activity giving a saga the deployment's order policy.
 ORDER_POLICY = "orchestration.order_policy"
 #: Orchestration-local activity: the saga's first step, claiming its order id.
 CLAIM_ORDER = "orchestration.claim_order"
+
+#: Custom search attributes (Keyword) the saga keeps current when the namespace has them:
+#: list orders with `RtwOrderState="awaiting_approval" AND RtwCustomerId="c-1"`.
+ORDER_STATE_ATTRIBUTE = "RtwOrderState"
+CUSTOMER_ID_ATTRIBUTE = "RtwCustomerId"
+ORDER_SEARCH_ATTRIBUTES = (ORDER_STATE_ATTRIBUTE, CUSTOMER_ID_ATTRIBUTE)
 
 #: Error types of a saga refused at its start (non-retryable; nothing moved).
 INVALID_ORDER = "InvalidOrder"
@@ -140,6 +149,11 @@ class OrderPolicy(BaseModel):
     approval_timeout_seconds: int = Field(default=24 * 3600, gt=0)
     shipment_pickup_sla_seconds: int = Field(default=48 * 3600, gt=0)
     shipment_delivery_sla_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+    search_attributes: bool = Field(
+        default=False,
+        description="the namespace has RtwOrderState and RtwCustomerId: the saga keeps them "
+        "current, so visibility can list orders by state and customer",
+    )
 
 
 class OrderPolicyRequest(BaseModel):

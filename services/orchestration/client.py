@@ -3,6 +3,7 @@ shipments (carrier events), subscriptions."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -11,10 +12,13 @@ from datetime import timedelta
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import (
@@ -26,6 +30,7 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.contracts import (
+    ACCEPTED,
     APPROVE,
     CARRIER_EVENT,
     ORDER_SAGA_WORKFLOW,
@@ -78,6 +83,11 @@ class OrderOutcome:
 
 #: Memo key holding the sha256 of the order body a saga was started with (by `start_order`).
 INPUT_SHA256_MEMO = "rtw_input_sha256"
+#: Memo keys with the order's amount, so lists show it without asking a worker.
+TOTAL_CENTS_MEMO = "rtw_total_cents"
+CURRENCY_MEMO = "rtw_currency"
+#: Memo key with the Idempotency-Key of the HTTP request that submitted the order.
+IDEMPOTENCY_KEY_MEMO = "rtw_idempotency_key"
 
 
 class OrderConflictError(Exception):
@@ -100,34 +110,123 @@ def order_fingerprint(order: OrderInput) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def order_memo(order: OrderInput) -> dict[str, object]:
+    """The memo every rtw client starts a saga with: body fingerprint and amount."""
+    return {
+        INPUT_SHA256_MEMO: order_fingerprint(order),
+        TOTAL_CENTS_MEMO: order.total_cents,
+        CURRENCY_MEMO: order.currency,
+    }
+
+
+async def existing_order(client: Client, order: OrderInput) -> WorkflowHandle[object, OrderStatus]:
+    """The saga that already has `order`'s id, if it was started with the same body.
+
+    The one conflict check of every rtw client (CLI and gateway). Raises
+    `OrderConflictError` when the existing saga was started (by rtw) with a different body;
+    a saga started without the memo (e.g. by the `temporal` CLI) is taken as the same order.
+    """
+    existing = order_handle(client, order.order_id)
+    description = await existing.describe()
+    stored = await description.memo_value(INPUT_SHA256_MEMO, None)
+    if stored is not None and stored != order_fingerprint(order):
+        raise OrderConflictError(order.order_id, existing.id)
+    return existing
+
+
 async def start_order(client: Client, order: OrderInput, *, task_queue: str) -> StartedOrder:
     """Start the saga for `order`, or return the existing one: one saga per order id.
 
-    Raises `OrderConflictError` when the existing saga was started (by rtw) with a
-    different body; a saga started without the memo (e.g. by the `temporal` CLI) is
-    taken as the same order.
+    Raises `OrderConflictError` when the existing saga has a different body
+    (see `existing_order`).
     """
-    workflow_id = order_workflow_id(order.order_id)
-    fingerprint = order_fingerprint(order)
     try:
         handle: WorkflowHandle[object, OrderStatus] = await client.start_workflow(
             ORDER_SAGA_WORKFLOW,
             order,
-            id=workflow_id,
+            id=order_workflow_id(order.order_id),
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             result_type=OrderStatus,
-            memo={INPUT_SHA256_MEMO: fingerprint},
+            memo=order_memo(order),
         )
     except WorkflowAlreadyStartedError:
-        existing = order_handle(client, order.order_id)
-        description = await existing.describe()
-        stored = await description.memo_value(INPUT_SHA256_MEMO, None)
-        if stored is not None and stored != fingerprint:
-            raise OrderConflictError(order.order_id, workflow_id) from None
-        return StartedOrder(existing, created=False)
+        return StartedOrder(await existing_order(client, order), created=False)
     return StartedOrder(handle, created=True)
+
+
+@dataclass(frozen=True)
+class SubmittedOrder:
+    """A saga's validated status, and whether this call started it."""
+
+    status: OrderStatus
+    created: bool
+
+
+async def submit_order(
+    client: Client,
+    order: OrderInput,
+    *,
+    task_queue: str,
+    timeout: timedelta,
+    idempotency_key: str | None = None,
+) -> SubmittedOrder:
+    """Start the saga with update-with-start and return its validated status at once.
+
+    The `accepted` update rides in the start request and completes as soon as the saga
+    has validated its input, long before the saga ends. An order id that exists returns
+    that saga's current status (`created=False`), after the same conflict check as
+    `start_order`. `idempotency_key` (the HTTP request's) is kept in the memo for audits.
+    Raises `OrderConflictError`, `OrderStatusUnavailableError` (no worker
+    answered within `timeout`) and `RPCError` (the server is unreachable).
+    """
+    operation: WithStartWorkflowOperation[object, OrderStatus] = WithStartWorkflowOperation(
+        ORDER_SAGA_WORKFLOW,
+        order,
+        id=order_workflow_id(order.order_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        result_type=OrderStatus,
+        memo={
+            **order_memo(order),
+            **({IDEMPOTENCY_KEY_MEMO: idempotency_key} if idempotency_key else {}),
+        },
+    )
+    try:
+        async with asyncio.timeout(timeout.total_seconds()):
+            update = await client.start_update_with_start_workflow(
+                ACCEPTED,
+                start_workflow_operation=operation,
+                wait_for_stage=WorkflowUpdateStage.COMPLETED,
+                result_type=OrderStatus,
+                rpc_timeout=timeout,
+            )
+            status: OrderStatus = await update.result(rpc_timeout=timeout)
+    except WorkflowAlreadyStartedError:
+        existing = await existing_order(client, order)
+        found = await explain_order(client, order.order_id, handle=existing)
+        current = found if isinstance(found, OrderStatus) else found.status
+        if current is None:
+            raise OrderStatusUnavailableError(
+                f"order {order.order_id} ended before it had a status"
+            ) from None
+        return SubmittedOrder(current, created=False)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise OrderStatusUnavailableError(
+            f"order {order.order_id} was submitted, but no orchestration worker confirmed it "
+            f"within {timeout.total_seconds():g}s; retry with the same body to see its status"
+        ) from None
+    return SubmittedOrder(status, created=True)
+
+
+async def cancel_order(client: Client, order_id: str) -> None:
+    """Ask the saga to cancel: it compensates what it did and ends `cancelled`.
+
+    Raises `RPCError` NOT_FOUND for an unknown order.
+    """
+    await order_handle(client, order_id).cancel()
 
 
 def order_handle(client: Client, order_id: str) -> WorkflowHandle[object, OrderStatus]:
@@ -158,7 +257,16 @@ class OrderStatusUnavailableError(Exception):
     """Why an order has no `status` to show; the message is one line for a person."""
 
 
-async def explain_order(client: Client, order_id: str) -> OrderStatus | OrderOutcome:
+class OrderNotFoundError(OrderStatusUnavailableError):
+    """No saga has this order id."""
+
+
+async def explain_order(
+    client: Client,
+    order_id: str,
+    *,
+    handle: WorkflowHandle[object, OrderStatus] | None = None,
+) -> OrderStatus | OrderOutcome:
     """The order's status, within seconds, or how it ended when no status can be had.
 
     Returns the `status` query's answer, or, for a saga that ended without one (an order
@@ -166,13 +274,13 @@ async def explain_order(client: Client, order_id: str) -> OrderStatus | OrderOut
     `.error`). Raises `OrderStatusUnavailableError` (no such order, no worker to answer) and
     lets `RPCError` UNAVAILABLE through (the server is gone).
     """
-    handle = order_handle(client, order_id)
+    handle = handle or order_handle(client, order_id)
     try:
         description = await handle.describe()
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             message = f"no order {order_id} (no workflow {handle.id})"
-            raise OrderStatusUnavailableError(message) from None
+            raise OrderNotFoundError(message) from None
         raise
     running = description.status is WorkflowExecutionStatus.RUNNING
     if await workflow_pollers(client, description.task_queue) == 0:

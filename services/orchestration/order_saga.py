@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -19,16 +19,19 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts import (
+        ACCEPTED,
         APPROVAL_EXPIRED,
         APPROVAL_REFUSED,
         APPROVE,
         AUTHORIZE_PAYMENT,
         CAPTURE_PAYMENT,
         CLAIM_ORDER,
+        CUSTOMER_ID_ATTRIBUTE,
         INVALID_ORDER,
         ORDER_POLICY,
         ORDER_REJECTED,
         ORDER_SAGA_WORKFLOW,
+        ORDER_STATE_ATTRIBUTE,
         OUT_OF_STOCK,
         PAYMENT_DECLINED,
         REFUND_PAYMENT,
@@ -108,6 +111,9 @@ FINISHED = frozenset(
 
 POLICY_TIMEOUT = timedelta(seconds=10)
 
+ORDER_STATE_KEY = SearchAttributeKey.for_keyword(ORDER_STATE_ATTRIBUTE)
+CUSTOMER_ID_KEY = SearchAttributeKey.for_keyword(CUSTOMER_ID_ATTRIBUTE)
+
 STEP_TIMEOUT = timedelta(seconds=30)
 #: Payment calls heartbeat while the provider works, so a payments worker killed mid-call
 #: is noticed after this long (not after STEP_TIMEOUT) and the call retried elsewhere.
@@ -152,12 +158,22 @@ class OrderSaga:
         self._authorization: PaymentResult | None = None
         self._early_warnings: list[str] = []
         self._capture: PaymentResult | None = None
+        self._customer_id = ""
+        self._search_attributes = False
+        self._published_state: OrderState | None = None
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> OrderStatus:
         """Current state, steps done, compensations run and money moved."""
         if self._status is None:
             raise ApplicationError("order not validated yet", type="NotReady")
+        return self._status
+
+    @workflow.update(name=ACCEPTED)
+    async def accepted(self) -> OrderStatus:
+        """Wait until the input is validated; return the status (read-only)."""
+        await workflow.wait_condition(lambda: self._status is not None)
+        assert self._status is not None
         return self._status
 
     # -- human in the loop: updates (validated) and signals of the same names ----------
@@ -243,6 +259,20 @@ class OrderSaga:
             return
         self._decide(decision, request)
 
+    def _publish_state(self) -> None:
+        """Keep the `RtwOrderState`/`RtwCustomerId` search attributes current, when the
+        policy (recorded in the history) says the namespace has them."""
+        if not self._search_attributes or self._status is None:
+            return
+        state = self._status.state
+        if state is self._published_state:
+            return
+        updates = [ORDER_STATE_KEY.value_set(state.value)]
+        if self._published_state is None:
+            updates.append(CUSTOMER_ID_KEY.value_set(self._customer_id))
+        workflow.upsert_search_attributes(updates)
+        self._published_state = state
+
     @workflow.run
     async def run(self, *args: Any) -> OrderStatus:
         """Run the saga; returns the final status (completed, compensated or rejected).
@@ -301,6 +331,7 @@ class OrderSaga:
                 self._status.state = OrderState.COMPENSATED
             else:
                 self._status.state = OrderState.FAILED
+                self._publish_state()
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 raise ApplicationError(
                     f"order {parsed.order_id} failed at {failure.step}: {failure.message}",
@@ -310,6 +341,7 @@ class OrderSaga:
                 ) from err
         else:
             self._status.state = OrderState.COMPLETED
+        self._publish_state()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
 
@@ -351,6 +383,8 @@ class OrderSaga:
         if order.total_cents >= policy.approval_threshold_cents:
             self._status.approval = ApprovalInfo(threshold_cents=policy.approval_threshold_cents)
         self._policy_known = True
+        self._customer_id = order.customer_id
+        self._search_attributes = policy.search_attributes
         return policy
 
     async def _await_approval(self, policy: OrderPolicy) -> None:
@@ -359,6 +393,7 @@ class OrderSaga:
         assert self._status.approval is not None
         approval = self._status.approval
         self._status.state = OrderState.AWAITING_APPROVAL
+        self._publish_state()
         self._current_step = "approval"
         timeout = timedelta(seconds=policy.approval_timeout_seconds)
         approval.deadline = workflow.now() + timeout
@@ -393,6 +428,7 @@ class OrderSaga:
         """Run the `Shipment` child until the carrier reports delivered or lost."""
         assert self._status is not None
         self._status.state = OrderState.SHIPPING
+        self._publish_state()
         self._current_step = "ship_order"
         workflow_id = shipment_workflow_id(order.order_id)
         self._status.shipment = ShipmentSummary(workflow_id=workflow_id, state="started")
@@ -427,6 +463,7 @@ class OrderSaga:
         failure = FailureInfo(type="Cancelled", message="order cancelled", step=self._current_step)
         await self._compensate(order, failure)
         self._status.state = OrderState.CANCELLED
+        self._publish_state()
 
     def _key(self, step: str) -> str:
         """Idempotency key from stable business identity, scoped to this run: a later run of
@@ -441,6 +478,7 @@ class OrderSaga:
         policy = await self._load_policy(order)
 
         status.state = OrderState.AUTHORIZING
+        self._publish_state()
         self._compensations.register(
             "void_authorization",
             lambda: self._payment(
@@ -499,6 +537,7 @@ class OrderSaga:
             await self._await_approval(policy)
 
         status.state = OrderState.CAPTURING
+        self._publish_state()
         self._compensations.register(
             "refund_payment",
             lambda: self._payment(
@@ -605,6 +644,7 @@ class OrderSaga:
         assert self._status is not None
         self._status.failure = failure
         self._status.state = OrderState.COMPENSATING
+        self._publish_state()
         workflow.logger.info(
             "order %s compensating after %s: %s", order.order_id, failure.type, failure.message
         )

@@ -16,6 +16,7 @@ from services.orchestration.order_saga import OrderSaga
 from services.orchestration.ping import Ping
 from services.orchestration.reconciliation import Reconciliation
 from services.orchestration.saga_outcomes import ReconciliationActivities
+from services.orchestration.search_attributes import order_search_attributes_registered
 from services.orchestration.settings import OrchestrationSettings
 from services.orchestration.shipment import Shipment
 from services.orchestration.subscription import Subscription
@@ -38,7 +39,10 @@ async def orchestration_worker(client: Client, settings: Settings) -> AsyncItera
         await stock.seed(DEFAULT_CATALOG)
         inventory = InventoryActivities(store=stock)
         claims = ClaimActivities(store=claims_for(db))
-        policy = PolicyActivities(policy=local.order_policy())
+        has_attributes = await order_search_attributes_registered(client)
+        policy = PolicyActivities(
+            policy=local.order_policy().model_copy(update={"search_attributes": has_attributes})
+        )
         carrier = CarrierActivities(
             client=client, auto_deliver=local.simulated_carrier_auto_deliver
         )

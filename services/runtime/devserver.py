@@ -28,6 +28,14 @@ _TUNING = (
     "synchronous=normal",
 )
 
+#: Custom search attributes the order saga keeps current (services.contracts).
+SEARCH_ATTRIBUTES = (
+    "--search-attribute",
+    "RtwOrderState=Keyword",
+    "--search-attribute",
+    "RtwCustomerId=Keyword",
+)
+
 
 async def stop_process(
     proc: asyncio.subprocess.Process, *, sig: int = signal.SIGTERM, timeout: float
@@ -122,6 +130,7 @@ class DevServer:
             "--log-level",
             "warn",
             *_TUNING,
+            *SEARCH_ATTRIBUTES,
         ]
         if self.ui_port:
             cmd += ["--ui-port", str(self.ui_port)]

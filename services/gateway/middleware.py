@@ -1,0 +1,100 @@
+"""Per-request context: a request id in every log line, and the W3C trace continued."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("services.gateway.access")
+
+#: The id of the request being served (for log records).
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "rtw_request_id", default=None
+)
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to records written while a request is served."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = request_id_var.get()
+        if request_id is not None and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
+
+
+def _safe_request_id(value: str | None) -> str:
+    """The caller's X-Request-Id when it is a sane token, else a fresh one."""
+    if value and len(value) <= 128 and value.replace("-", "").replace("_", "").isalnum():
+        return value
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """ASGI middleware: request id, server span (continuing `traceparent`), access log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+        self._tracer = trace.get_tracer("services.gateway")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = _safe_request_id(headers.get(REQUEST_ID_HEADER))
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                ]
+            await send(message)
+
+        method, path = scope["method"], scope["path"]
+        parent = propagate.extract(headers)
+        with self._tracer.start_as_current_span(
+            f"{method} {path}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": method,
+                "url.path": path,
+                "rtw.request_id": request_id,
+            },
+        ) as span:
+            try:
+                await self._app(scope, receive, send_with_id)
+            finally:
+                span.set_attribute("http.response.status_code", status_code)
+                if status_code >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+                route: Any = scope.get("route")
+                if route is not None and getattr(route, "path", None):
+                    span.update_name(f"{method} {route.path}")
+                logger.info(
+                    "%s %s %s",
+                    method,
+                    path,
+                    status_code,
+                    extra={
+                        "http_status": status_code,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
+                request_id_var.reset(token)

@@ -1,0 +1,301 @@
+"""The order API: submit (idempotent), status, list, approve/reject, cancel."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from services.contracts import (
+    APPROVE,
+    CUSTOMER_ID_ATTRIBUTE,
+    ORDER_SAGA_WORKFLOW,
+    ORDER_STATE_ATTRIBUTE,
+    REJECT,
+    ApprovalRequest,
+    ApprovalResult,
+    OrderInput,
+    OrderState,
+    OrderStatus,
+)
+from services.gateway.auth_deps import require_token
+from services.gateway.context import Gateway, gateway_of
+from services.gateway.errors import ApiError, temporal_call
+from services.gateway.models import CancelAccepted, OrderPage, OrderSummary, Problem
+from services.orchestration.client import (
+    CURRENCY_MEMO,
+    TOTAL_CENTS_MEMO,
+    explain_order,
+    order_handle,
+    order_status,
+    submit_order,
+)
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+OrderId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description="the order's id")]
+GatewayDep = Annotated[Gateway, Depends(gateway_of)]
+
+router = APIRouter(
+    prefix="/orders",
+    tags=["orders"],
+    dependencies=[Depends(require_token)],
+    responses={
+        401: {"model": Problem, "description": "no or unknown bearer token"},
+        503: {"model": Problem, "description": "Temporal or the workers cannot answer now"},
+    },
+)
+
+
+class Decision(BaseModel):
+    """An approve/reject decision: who decides, and why."""
+
+    reviewer: str = Field(min_length=1, max_length=256, pattern=r"\S")
+    reason: str = Field(default="", max_length=4096)
+
+
+def _timeout(gateway: Gateway) -> float:
+    return gateway.settings.request_timeout_seconds
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrderStatus,
+    summary="Submit an order (starts its saga once)",
+    responses={
+        200: {"model": OrderStatus, "description": "this order exists already; its status"},
+        409: {"model": Problem, "description": "this order id exists with a different body"},
+    },
+)
+async def create_order(
+    order: OrderInput,
+    response: Response,
+    gateway: GatewayDep,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            min_length=1,
+            max_length=255,
+            description="unique per order; a retry with the same key and body is answered 200",
+        ),
+    ],
+) -> OrderStatus:
+    """Start the order's saga and return its validated status at once (not its outcome).
+
+    The order id is the idempotency scope: the same body again (with the same key) returns
+    the existing order with `200`; a different body under an existing order id is `409`.
+    """
+    timeout = _timeout(gateway)
+    async with temporal_call(timeout, order_id=order.order_id):
+        submitted = await submit_order(
+            gateway.client,
+            order,
+            task_queue=gateway.orchestration_queue,
+            timeout=timedelta(seconds=timeout),
+            idempotency_key=idempotency_key,
+        )
+    if not submitted.created:
+        response.status_code = 200
+    return submitted.status
+
+
+@router.get(
+    "",
+    response_model=OrderPage,
+    summary="List orders by state and customer (Temporal visibility)",
+    responses={422: {"description": "a bad filter or page token"}},
+)
+async def list_orders(
+    gateway: GatewayDep,
+    state: Annotated[OrderState | None, Query(description="e.g. awaiting_approval")] = None,
+    customer: Annotated[
+        str | None, Query(pattern=ID_PATTERN, max_length=128, description="customer id")
+    ] = None,
+    page_size: Annotated[int | None, Query(gt=0, le=1000)] = None,
+    page: Annotated[str | None, Query(max_length=4096, description="next_page of before")] = None,
+) -> OrderPage:
+    """Orders of this deployment, newest first, filtered by `RtwOrderState`/`RtwCustomerId`.
+
+    Visibility is eventually consistent: an order shows up, or changes state, within
+    about a second of the change.
+    """
+    token = _decode_page(page)
+    async with temporal_call(_timeout(gateway)):
+        return await fetch_orders(
+            gateway.client,
+            task_queue=gateway.orchestration_queue,
+            state=state,
+            customer=customer,
+            page_size=page_size or gateway.settings.page_size,
+            page_token=token,
+        )
+
+
+@router.get(
+    "/{order_id}",
+    response_model=OrderStatus,
+    summary="The order's status (the saga's `status` query)",
+    responses={
+        404: {"model": Problem, "description": "no such order"},
+        409: {"model": Problem, "description": "the order ended before it had a status"},
+    },
+)
+async def get_order(order_id: OrderId, gateway: GatewayDep) -> OrderStatus:
+    """The order's current status, from an orchestration worker."""
+    timeout = _timeout(gateway)
+    async with temporal_call(timeout, order_id=order_id):
+        try:
+            return await order_status(
+                gateway.client, order_id, rpc_timeout=timedelta(seconds=timeout)
+            )
+        except (WorkflowQueryFailedError, RPCError) as exc:
+            if isinstance(exc, RPCError) and exc.status in (
+                RPCStatusCode.NOT_FOUND,
+                RPCStatusCode.UNAVAILABLE,
+                RPCStatusCode.DEADLINE_EXCEEDED,
+            ):
+                raise
+            found = await explain_order(gateway.client, order_id)
+    if isinstance(found, OrderStatus):
+        return found
+    if found.status is not None:
+        return found.status
+    what = f"{found.error.type}: {found.error.message}" if found.error else "no status"
+    raise ApiError(409, "NoStatus", f"order {order_id} ended before it had a status: {what}")
+
+
+async def _decide(gateway: Gateway, order_id: str, decision: str, body: Decision) -> ApprovalResult:
+    from services.orchestration.client import decide_order
+
+    request = ApprovalRequest(reviewer=body.reviewer, reason=body.reason)
+    async with temporal_call(_timeout(gateway), order_id=order_id):
+        return await decide_order(gateway.client, order_id, decision, request)
+
+
+_DECISION_RESPONSES: dict[int | str, dict[str, object]] = {
+    404: {"model": Problem, "description": "no such order"},
+    409: {"model": Problem, "description": "refused: already decided, expired, no approval"},
+}
+
+
+@router.post(
+    "/{order_id}/approve",
+    response_model=ApprovalResult,
+    summary="Approve a large order (the `approve` update)",
+    responses=_DECISION_RESPONSES,
+)
+async def approve_order(order_id: OrderId, body: Decision, gateway: GatewayDep) -> ApprovalResult:
+    """Approve; the saga goes on to capture. Refusals come back as `409` with the reason."""
+    return await _decide(gateway, order_id, APPROVE, body)
+
+
+@router.post(
+    "/{order_id}/reject",
+    response_model=ApprovalResult,
+    summary="Reject a large order (the `reject` update)",
+    responses=_DECISION_RESPONSES,
+)
+async def reject_order(order_id: OrderId, body: Decision, gateway: GatewayDep) -> ApprovalResult:
+    """Reject; the saga compensates and ends `rejected`."""
+    return await _decide(gateway, order_id, REJECT, body)
+
+
+@router.post(
+    "/{order_id}/cancel",
+    status_code=202,
+    response_model=CancelAccepted,
+    summary="Cancel an order (its saga compensates)",
+    responses={
+        404: {"model": Problem, "description": "no such order"},
+        409: {"model": Problem, "description": "the order has ended already"},
+    },
+)
+async def cancel(order_id: OrderId, gateway: GatewayDep) -> CancelAccepted:
+    """Request cancellation: the saga undoes what it did (refund, void, release stock),
+    tells the customer and ends `cancelled`."""
+    handle = order_handle(gateway.client, order_id)
+    async with temporal_call(_timeout(gateway), order_id=order_id):
+        description = await handle.describe()
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            state = description.status.name.lower() if description.status else "closed"
+            raise ApiError(409, "OrderClosed", f"order {order_id} has ended ({state})")
+        await handle.cancel()
+    return CancelAccepted(order_id=order_id, workflow_id=handle.id)
+
+
+def _decode_page(page: str | None) -> bytes | None:
+    if not page:
+        return None
+    try:
+        return base64.urlsafe_b64decode(page.encode())
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "InvalidPage", "page is not a next_page value") from None
+
+
+def order_query(*, task_queue: str, state: OrderState | None, customer: str | None) -> str:
+    """The visibility query for orders of one deployment (values are validated ids)."""
+    clauses = [f"WorkflowType = '{ORDER_SAGA_WORKFLOW}'", f"TaskQueue = '{task_queue}'"]
+    if state is not None:
+        clauses.append(f"{ORDER_STATE_ATTRIBUTE} = '{state.value}'")
+    if customer is not None:
+        clauses.append(f"{CUSTOMER_ID_ATTRIBUTE} = '{customer}'")
+    return " AND ".join(clauses)
+
+
+async def fetch_orders(
+    client: Client,
+    *,
+    task_queue: str,
+    state: OrderState | None,
+    customer: str | None,
+    page_size: int,
+    page_token: bytes | None,
+) -> OrderPage:
+    """One page of orders from visibility (search attributes and memo; no worker asked)."""
+    listing = client.list_workflows(
+        order_query(task_queue=task_queue, state=state, customer=customer),
+        page_size=page_size,
+        next_page_token=page_token,
+    )
+    try:
+        await listing.fetch_next_page()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.INVALID_ARGUMENT:
+            raise ApiError(
+                503,
+                "SearchAttributesMissing",
+                f"cannot list orders: {exc.message} (register RtwOrderState and RtwCustomerId "
+                "as Keyword search attributes)",
+            ) from None
+        raise
+    orders = []
+    for execution in listing.current_page or ():
+        attributes = execution.search_attributes
+        memo = await execution.memo()
+        total = memo.get(TOTAL_CENTS_MEMO)
+        currency = memo.get(CURRENCY_MEMO)
+        state_values = attributes.get(ORDER_STATE_ATTRIBUTE) or [None]
+        customer_values = attributes.get(CUSTOMER_ID_ATTRIBUTE) or [None]
+        orders.append(
+            OrderSummary(
+                order_id=execution.id.removeprefix("order-"),
+                workflow_id=execution.id,
+                state=str(state_values[0]) if state_values[0] is not None else None,
+                customer_id=str(customer_values[0]) if customer_values[0] is not None else None,
+                started_at=execution.start_time,
+                closed_at=execution.close_time,
+                total_cents=total if isinstance(total, int) else None,
+                currency=currency if isinstance(currency, str) else None,
+            )
+        )
+    token = listing.next_page_token
+    return OrderPage(
+        orders=orders,
+        next_page=base64.urlsafe_b64encode(token).decode() if token else None,
+    )

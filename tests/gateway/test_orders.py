@@ -1,0 +1,218 @@
+"""The order API against a real gateway, real workers and the real dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.gateway.conftest import GatewayStack, large_order, new_order
+from tests.integration.helpers import rtw, write_order
+
+pytestmark = pytest.mark.integration
+
+
+async def test_submit_returns_validated_status_at_once_and_is_idempotent(
+    stack: GatewayStack,
+) -> None:
+    order = new_order()
+    started = time.perf_counter()
+    first = await stack.submit(order, key="key-1")
+    elapsed = time.perf_counter() - started
+
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["order_id"] == order["order_id"]
+    assert body["workflow_id"] == f"order-{order['order_id']}"
+    assert body["total_cents"] == 3000
+    assert body["state"] not in ("completed", "compensated")  # not after the saga ended
+    assert elapsed < 3, f"POST /orders took {elapsed:.2f}s"
+    assert first.headers["x-request-id"]
+
+    again = await stack.submit(order, key="key-1")
+    assert again.status_code == 200, again.text
+    assert again.json()["order_id"] == order["order_id"]
+
+
+async def test_same_order_id_with_another_body_is_a_conflict_for_api_and_cli(
+    stack: GatewayStack, tmp_path: Path
+) -> None:
+    order = new_order()
+    assert (await stack.submit(order)).status_code == 201
+    changed = {**order, "payment_method": "pm_card_chargeDeclined"}
+
+    conflict = await stack.submit(changed)
+
+    assert conflict.status_code == 409, conflict.text
+    assert conflict.json()["type"] == "OrderConflict"
+    assert order["order_id"] in conflict.json()["detail"]
+    assert "different body" in conflict.json()["detail"]
+    cli = await rtw(
+        "order", "start", "--file", str(write_order(tmp_path, changed)), env=stack.workers.env
+    )
+    assert cli.code == 1
+    assert "conflict" in cli.stderr
+    assert "different body" in cli.stderr
+
+
+async def test_invalid_body_is_422_with_field_paths(stack: GatewayStack) -> None:
+    bad = new_order(items=[{"sku": "sku-1", "quantity": 0, "unit_price_cents": 1.5}])
+
+    response = await stack.submit(bad)
+
+    assert response.status_code == 422
+    locations = {tuple(error["loc"]) for error in response.json()["detail"]}
+    assert ("body", "items", 0, "quantity") in locations
+    assert ("body", "items", 0, "unit_price_cents") in locations
+
+
+async def test_auth_and_idempotency_key_are_required(stack: GatewayStack) -> None:
+    order = new_order()
+    async with stack.http(token=None) as anonymous:
+        missing = await anonymous.post("/orders", json=order, headers={"Idempotency-Key": "k"})
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"] == "Bearer"
+        wrong = await anonymous.post(
+            "/orders",
+            json=order,
+            headers={"Idempotency-Key": "k", "Authorization": "Bearer not-a-token"},
+        )
+        assert wrong.status_code == 401
+        assert (await anonymous.get("/orders")).status_code == 401
+    async with stack.http() as http:
+        no_key = await http.post("/orders", json=order)
+        assert no_key.status_code == 422
+        assert ["header", "idempotency-key"] in [e["loc"] for e in no_key.json()["detail"]]
+        # nothing was started by the refused requests
+        assert (await http.get(f"/orders/{order['order_id']}")).status_code == 404
+
+
+async def test_status_of_an_order_and_404_for_an_unknown_one(stack: GatewayStack) -> None:
+    order = new_order()
+    assert (await stack.submit(order)).status_code == 201
+    async with stack.http() as http:
+        unknown = await http.get(f"/orders/nope-{uuid.uuid4().hex[:8]}")
+        assert unknown.status_code == 404
+        assert unknown.json()["type"] == "OrderNotFound"
+    # the shipment waits for the carrier: the saga is past capture and shipping
+    status = await stack.wait_state(order["order_id"], "shipping")
+    assert status["payment"]["captured_cents"] == 3000
+
+
+async def test_waiting_orders_are_listed_by_state_and_customer_and_paginated(
+    stack: GatewayStack,
+) -> None:
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    orders = [large_order(customer_id=customer) for _ in range(3)]
+    for order in orders:
+        assert (await stack.submit(order)).status_code == 201
+    wanted = {o["order_id"] for o in orders}
+    async with stack.http() as http, asyncio.timeout(30):
+        while True:
+            listed = await http.get(
+                "/orders", params={"state": "awaiting_approval", "customer": customer}
+            )
+            assert listed.status_code == 200, listed.text
+            if {o["order_id"] for o in listed.json()["orders"]} == wanted:
+                break
+            await asyncio.sleep(0.3)
+        for summary in listed.json()["orders"]:
+            assert summary["state"] == "awaiting_approval"
+            assert summary["customer_id"] == customer
+            assert summary["total_cents"] == 150_000
+            assert summary["currency"] == "USD"
+
+        seen: list[str] = []
+        page: str | None = None
+        for _ in range(5):
+            params = {"state": "awaiting_approval", "customer": customer, "page_size": "2"}
+            if page:
+                params["page"] = page
+            response = await http.get("/orders", params=params)
+            assert response.status_code == 200
+            seen += [o["order_id"] for o in response.json()["orders"]]
+            page = response.json()["next_page"]
+            if page is None:
+                break
+        assert sorted(seen) == sorted(wanted)
+
+        other = await http.get("/orders", params={"customer": f"c-{uuid.uuid4().hex[:8]}"})
+        assert other.json()["orders"] == []
+        bad = await http.get("/orders", params={"state": "nonsense"})
+        assert bad.status_code == 422
+
+
+async def test_approve_goes_through_the_update_and_a_second_decision_is_409(
+    stack: GatewayStack,
+) -> None:
+    order = large_order()
+    assert (await stack.submit(order)).status_code == 201
+    await stack.wait_state(order["order_id"], "awaiting_approval")
+    async with stack.http() as http:
+        approved = await http.post(
+            f"/orders/{order['order_id']}/approve", json={"reviewer": "alice", "reason": "ok"}
+        )
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["decision"] == "approved"
+        again = await http.post(
+            f"/orders/{order['order_id']}/reject", json={"reviewer": "bob", "reason": "late"}
+        )
+        assert again.status_code == 409
+        assert again.json() == {
+            "type": "ApprovalRefused",
+            "detail": f"order {order['order_id']} is already approved",
+        }
+        blank = await http.post(f"/orders/{order['order_id']}/approve", json={"reviewer": " "})
+        assert blank.status_code == 422
+        missing = await http.post("/orders/nope-x/approve", json={"reviewer": "alice"})
+        assert missing.status_code == 404
+    await stack.wait_state(order["order_id"], "shipping")
+
+
+async def test_reject_compensates(stack: GatewayStack) -> None:
+    order = large_order()
+    assert (await stack.submit(order)).status_code == 201
+    await stack.wait_state(order["order_id"], "awaiting_approval")
+    async with stack.http() as http:
+        rejected = await http.post(
+            f"/orders/{order['order_id']}/reject", json={"reviewer": "bob", "reason": "fraud"}
+        )
+        assert rejected.status_code == 200, rejected.text
+    final = await stack.wait_state(order["order_id"], "rejected")
+    assert "void_authorization" in final["compensations_run"]
+
+
+async def test_cancel_compensates_and_a_closed_order_cannot_be_cancelled(
+    stack: GatewayStack,
+) -> None:
+    order = large_order()
+    assert (await stack.submit(order)).status_code == 201
+    await stack.wait_state(order["order_id"], "awaiting_approval")
+    async with stack.http() as http:
+        cancelled = await http.post(f"/orders/{order['order_id']}/cancel")
+        assert cancelled.status_code == 202, cancelled.text
+        final = await stack.wait_state(order["order_id"], "cancelled")
+        assert final["compensations_run"][:2] == ["release_inventory", "void_authorization"]
+        assert final["payment"]["voided_cents"] == 150_000
+        again = await http.post(f"/orders/{order['order_id']}/cancel")
+        assert again.status_code == 409
+        assert again.json()["type"] == "OrderClosed"
+        assert (await http.post("/orders/nope-y/cancel")).status_code == 404
+
+
+async def test_cli_cancel(stack: GatewayStack) -> None:
+    order = large_order()
+    assert (await stack.submit(order)).status_code == 201
+    await stack.wait_state(order["order_id"], "awaiting_approval")
+
+    result = await rtw("order", "cancel", order["order_id"], env=stack.workers.env)
+
+    assert result.code == 0, result.stderr
+    assert "cancellation requested" in result.stdout
+    await stack.wait_state(order["order_id"], "cancelled")
+    again = await rtw("order", "cancel", order["order_id"], env=stack.workers.env)
+    assert again.code == 1
+    assert "has ended" in again.stderr
