@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+from temporalio.client import Client
 
 from services.orchestration.client import shipment_status
 from tests.gateway.conftest import GatewayStack, new_order
@@ -21,7 +22,7 @@ async def shipping_order(stack: GatewayStack) -> str:
 
 
 async def test_signed_events_drive_the_shipment_once_each_and_complete_the_order(
-    stack: GatewayStack, dev_client: object
+    stack: GatewayStack, dev_client: Client
 ) -> None:
     order_id = await shipping_order(stack)
     event = {"order_id": order_id, "event_id": f"{order_id}:pickup", "event": "picked_up"}
@@ -36,7 +37,7 @@ async def test_signed_events_drive_the_shipment_once_each_and_complete_the_order
         "status": "accepted",
     }
     assert duplicate.status_code == 202
-    status = await shipment_status(dev_client, order_id)  # type: ignore[arg-type]
+    status = await shipment_status(dev_client, order_id)
     assert [e.event_id for e in status.events] == [event["event_id"]]
     assert status.duplicates_ignored == 1
 
@@ -46,7 +47,7 @@ async def test_signed_events_drive_the_shipment_once_each_and_complete_the_order
 
 
 async def test_bad_signatures_are_401_and_never_reach_temporal(
-    stack: GatewayStack, dev_client: object
+    stack: GatewayStack, dev_client: Client
 ) -> None:
     order_id = await shipping_order(stack)
     event = {"order_id": order_id, "event_id": f"{order_id}:lost", "event": "lost"}
@@ -63,7 +64,7 @@ async def test_bad_signatures_are_401_and_never_reach_temporal(
         assert response.status_code == 401, response.text
         assert response.json()["type"] == "BadSignature"
     assert "window" in replayed.json()["detail"]
-    status = await shipment_status(dev_client, order_id)  # type: ignore[arg-type]
+    status = await shipment_status(dev_client, order_id)
     assert status.events == []
     assert status.state.value == "awaiting_pickup"
 
