@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -53,6 +55,6 @@ def create_app(gateway: Gateway | None, settings: GatewaySettings | None = None)
     return app
 
 
-def openapi_document() -> dict[str, object]:
+def openapi_document() -> dict[str, Any]:
     """The API's OpenAPI document (what `/openapi.json` serves; committed as docs/openapi.json)."""
     return create_app(None).openapi()
