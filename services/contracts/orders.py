@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     field_validator,
     model_validator,
@@ -92,7 +93,10 @@ class OrderInput(BaseModel):
 
     order_id: Identifier
     customer_id: Identifier
-    currency: str
+    currency: str = Field(
+        description="ISO 4217 code (case-insensitive)",
+        json_schema_extra={"enum": list[JsonValue](sorted(SUPPORTED_CURRENCIES))},
+    )
     payment_method: Identifier
     items: list[OrderItem] = Field(min_length=1, max_length=500)
 

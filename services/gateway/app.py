@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.gateway import inbox, orders, webhooks
 from services.gateway.context import Gateway
@@ -42,6 +43,15 @@ def create_app(gateway: Gateway | None, settings: GatewaySettings | None = None)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(
             {"type": exc.kind, "detail": exc.detail}, status_code=exc.status, headers=headers
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "BadRequest" if exc.status_code == 400 else "HTTPError"
+        return JSONResponse(
+            {"type": kind, "detail": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )
 
     if settings.cors_origins:

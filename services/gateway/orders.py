@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import timedelta
-from typing import Annotated
+from datetime import UTC, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, Field
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.converter import decode_search_attributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.contracts import (
@@ -46,6 +49,7 @@ router = APIRouter(
     tags=["orders"],
     dependencies=[Depends(require_token)],
     responses={
+        400: {"model": Problem, "description": "the body is not JSON text"},
         401: {"model": Problem, "description": "no or unknown bearer token"},
         503: {"model": Problem, "description": "Temporal or the workers cannot answer now"},
     },
@@ -257,15 +261,26 @@ async def fetch_orders(
     page_size: int,
     page_token: bytes | None,
 ) -> OrderPage:
-    """One page of orders from visibility (search attributes and memo; no worker asked)."""
-    listing = client.list_workflows(
-        order_query(task_queue=task_queue, state=state, customer=customer),
-        page_size=page_size,
-        next_page_token=page_token,
-    )
+    """One page of orders from visibility (search attributes and memo; no worker asked).
+
+    Called without the SDK's retries: a forged page token makes the server answer an
+    error that would otherwise be retried until the deadline.
+    """
     try:
-        await listing.fetch_next_page()
+        response = await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(
+                namespace=client.namespace,
+                page_size=page_size,
+                next_page_token=page_token or b"",
+                query=order_query(task_queue=task_queue, state=state, customer=customer),
+            ),
+            retry=False,
+        )
     except RPCError as exc:
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise
+        if page_token:
+            raise ApiError(422, "InvalidPage", "page is not a next_page value") from None
         if exc.status is RPCStatusCode.INVALID_ARGUMENT:
             raise ApiError(
                 503,
@@ -274,28 +289,32 @@ async def fetch_orders(
                 "as Keyword search attributes)",
             ) from None
         raise
-    orders = []
-    for execution in listing.current_page or ():
-        attributes = execution.search_attributes
-        memo = await execution.memo()
-        total = memo.get(TOTAL_CENTS_MEMO)
-        currency = memo.get(CURRENCY_MEMO)
-        state_values = attributes.get(ORDER_STATE_ATTRIBUTE) or [None]
-        customer_values = attributes.get(CUSTOMER_ID_ATTRIBUTE) or [None]
-        orders.append(
-            OrderSummary(
-                order_id=execution.id.removeprefix("order-"),
-                workflow_id=execution.id,
-                state=str(state_values[0]) if state_values[0] is not None else None,
-                customer_id=str(customer_values[0]) if customer_values[0] is not None else None,
-                started_at=execution.start_time,
-                closed_at=execution.close_time,
-                total_cents=total if isinstance(total, int) else None,
-                currency=currency if isinstance(currency, str) else None,
-            )
-        )
-    token = listing.next_page_token
+    orders = [await _summary(client, info) for info in response.executions]
+    token = response.next_page_token
     return OrderPage(
         orders=orders,
         next_page=base64.urlsafe_b64encode(token).decode() if token else None,
+    )
+
+
+async def _summary(client: Client, info: WorkflowExecutionInfo) -> OrderSummary:
+    """An order's row from its visibility record (memo decoded with the client's codec)."""
+    attributes = decode_search_attributes(info.search_attributes)
+    memo: dict[str, Any] = {}
+    for key, payload in info.memo.fields.items():
+        if key in (TOTAL_CENTS_MEMO, CURRENCY_MEMO):
+            memo[key] = (await client.data_converter.decode([payload]))[0]
+    total, currency = memo.get(TOTAL_CENTS_MEMO), memo.get(CURRENCY_MEMO)
+    state_values = attributes.get(ORDER_STATE_ATTRIBUTE) or [None]
+    customer_values = attributes.get(CUSTOMER_ID_ATTRIBUTE) or [None]
+    workflow_id = info.execution.workflow_id
+    return OrderSummary(
+        order_id=workflow_id.removeprefix("order-"),
+        workflow_id=workflow_id,
+        state=str(state_values[0]) if state_values[0] is not None else None,
+        customer_id=str(customer_values[0]) if customer_values[0] is not None else None,
+        started_at=info.start_time.ToDatetime(tzinfo=UTC) if info.HasField("start_time") else None,
+        closed_at=info.close_time.ToDatetime(tzinfo=UTC) if info.HasField("close_time") else None,
+        total_cents=total if isinstance(total, int) else None,
+        currency=currency if isinstance(currency, str) else None,
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.contracts import CarrierEvent
 from services.gateway.context import Gateway, gateway_of
@@ -21,6 +21,25 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 #: Largest webhook body read (a carrier event is a few hundred bytes).
 MAX_BODY_BYTES = 64 * 1024
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s JSON schema with its `$defs` inlined (no dangling local references)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
 
 
 @router.post(
@@ -42,7 +61,7 @@ MAX_BODY_BYTES = 64 * 1024
         # is read and validated only after the signature is checked.
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": CarrierWebhook.model_json_schema()}},
+            "content": {"application/json": {"schema": inline_schema(CarrierWebhook)}},
         },
     },
     responses={
