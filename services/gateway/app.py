@@ -32,6 +32,10 @@ def create_app(gateway: Gateway | None, settings: GatewaySettings | None = None)
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # FastAPI's OpenTelemetry spans: a server span per request that continues an
+        # incoming W3C `traceparent` (or starts the trace), on the process's provider
+        # (services.runtime.telemetry). Its log records would carry request bodies: off.
+        telemetry={"tracing": True, "logs": False, "metrics": False, "auto_configure": False},
     )
     app.state.gateway = gateway
     app.include_router(orders.router)

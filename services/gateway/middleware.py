@@ -1,4 +1,4 @@
-"""Per-request context: a request id in every log line, and the W3C trace continued."""
+"""Per-request context: a request id in every log line and on the request's span."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import contextvars
 import logging
 import time
 import uuid
-from typing import Any
 
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("services.gateway.access")
@@ -40,11 +38,10 @@ def _safe_request_id(value: str | None) -> str:
 
 
 class RequestContextMiddleware:
-    """ASGI middleware: request id, server span (continuing `traceparent`), access log."""
+    """ASGI middleware: request id (header, span attribute, log records), access log."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
-        self._tracer = trace.get_tracer("services.gateway")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,35 +63,20 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
-        method, path = scope["method"], scope["path"]
-        parent = propagate.extract(headers)
-        with self._tracer.start_as_current_span(
-            f"{method} {path}",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "url.path": path,
-                "rtw.request_id": request_id,
-            },
-        ) as span:
-            try:
-                await self._app(scope, receive, send_with_id)
-            finally:
-                span.set_attribute("http.response.status_code", status_code)
-                if status_code >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
-                route: Any = scope.get("route")
-                if route is not None and getattr(route, "path", None):
-                    span.update_name(f"{method} {route.path}")
-                logger.info(
-                    "%s %s %s",
-                    method,
-                    path,
-                    status_code,
-                    extra={
-                        "http_status": status_code,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    },
-                )
-                request_id_var.reset(token)
+        # FastAPI's own telemetry has opened the server span (continuing `traceparent`)
+        span = trace.get_current_span()
+        span.set_attribute("rtw.request_id", request_id)
+        try:
+            await self._app(scope, receive, send_with_id)
+        finally:
+            logger.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status_code,
+                extra={
+                    "http_status": status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            request_id_var.reset(token)
