@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -27,6 +28,8 @@ from services.contracts import (
     ShipmentState,
     TaskQueue,
 )
+from services.gateway.process import GatewayProcess
+from services.gateway.settings import GatewaySettings
 from services.orchestration.client import (
     OrderOutcome,
     decide_order,
@@ -39,7 +42,7 @@ from services.orchestration.client import (
 from services.runtime.config import Settings
 from services.runtime.connection import connect
 from services.runtime.database import open_database
-from services.runtime.devserver import DevServer
+from services.runtime.devserver import DevServer, free_port, port_in_use
 from services.runtime.local_stack import LocalStack
 
 
@@ -97,16 +100,59 @@ def _workflows_url(ui_url: str | None, namespace: str) -> str | None:
     return f"{ui_url}/namespaces/{namespace}/workflows" if ui_url else None
 
 
-async def run_dev(settings: Settings, *, port: int, ui_port: int) -> int:
+def _dev_secret(path: Path, make: Callable[[], str]) -> Path:
+    """A development secret file under the data dir, created once (mode 0600)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(make() + "\n", encoding="utf-8")
+    return path
+
+
+@contextlib.asynccontextmanager
+async def dev_gateway(
+    settings: Settings, address: str, *, port: int
+) -> AsyncIterator[GatewayProcess | None]:
+    """The HTTP gateway as a process, with development token and webhook secret files
+    under the data dir unless RTW_GATEWAY_TOKENS_FILE / RTW_WEBHOOK_SECRET_FILE are set."""
+    if port_in_use(port):
+        print(f"gateway not started: port {port} is taken (use --gateway-port)", flush=True)
+        yield None
+        return
+    configured = GatewaySettings()
+    env = {"TEMPORAL_ADDRESS": address}
+    if configured.tokens_file is None:
+        tokens = _dev_secret(settings.data_dir / "gateway-tokens", lambda: secrets.token_hex(16))
+        env["RTW_GATEWAY_TOKENS_FILE"] = str(tokens.resolve())
+    if configured.webhook_secret_file is None:
+        secret = _dev_secret(settings.data_dir / "webhook-secret", lambda: secrets.token_hex(32))
+        env["RTW_WEBHOOK_SECRET_FILE"] = str(secret.resolve())
+    gateway = GatewayProcess(port=port, health_port=free_port(), env=env)
+    print(f"starting the gateway on http://localhost:{port} ...", flush=True)
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        print(f"gateway stopped: {await gateway.stop()}", flush=True)
+
+
+async def run_dev(settings: Settings, *, port: int, ui_port: int, gateway_port: int = 8000) -> int:
     """Run until SIGINT/SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with local_stack(settings, port=port, ui_port=ui_port, log_dir=None) as (addr, ui):
+    async with (
+        local_stack(settings, port=port, ui_port=ui_port, log_dir=None) as (addr, ui),
+        dev_gateway(settings, addr, port=gateway_port) as gateway,
+    ):
         print(f"\nrtw is running against {addr}.")
         if url := _workflows_url(ui, settings.temporal.namespace):
             print(f"Temporal Web UI: {url}")
+        if gateway is not None:
+            tokens = gateway.env.get("RTW_GATEWAY_TOKENS_FILE", "RTW_GATEWAY_TOKENS_FILE")
+            print(f"Gateway: {gateway.url}/docs (API), {gateway.url}/inbox (approvals);")
+            print(f"         bearer token in {tokens}")
         print("Try:  rtw order start --file deploy/examples/order.json --wait")
         print("      rtw order approve ORDER_ID --reviewer you   (orders >= 100000 cents)")
         print("      rtw subscription start --id s-1 --customer c-1 --plan basic")

@@ -87,12 +87,18 @@ def _check_orchestration_settings() -> None:
 def dev(
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
     port: Annotated[int, typer.Option(help="Temporal gRPC port of the embedded server")] = 7233,
+    gateway_port: Annotated[
+        int,
+        typer.Option(help="HTTP gateway port (API, inbox, webhooks)", envvar="RTW_GATEWAY_PORT"),
+    ] = 8000,
 ) -> None:
     """Run the local stack (embedded Temporal unless TEMPORAL_ADDRESS is set) until Ctrl+C."""
     from services.devstack import run_dev
 
     settings = settings_or_exit()
-    raise typer.Exit(_run_stack(run_dev(settings, port=port, ui_port=ui_port)))
+    raise typer.Exit(
+        _run_stack(run_dev(settings, port=port, ui_port=ui_port, gateway_port=gateway_port))
+    )
 
 
 @app.command()
@@ -109,13 +115,14 @@ def demo(
 
 def _run_stack(main: Coroutine[Any, Any, int]) -> int:
     """Run a local-stack coroutine, turning start-up failures into one clear line."""
+    from services.gateway.process import GatewayProcessError
     from services.runtime.database import DatabaseError
     from services.runtime.devserver import DevServerError
     from services.runtime.local_stack import WorkerProcessError
 
     try:
         return asyncio.run(main)
-    except (DevServerError, WorkerProcessError, DatabaseError) as exc:
+    except (DevServerError, WorkerProcessError, GatewayProcessError, DatabaseError) as exc:
         typer.echo(f"rtw: {exc}", err=True)
         return 1
 

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from services.runtime.devserver import DevServer, free_port
@@ -45,6 +46,7 @@ async def test_dev_uses_an_existing_server_and_stops_on_ctrl_c(
     extra = {}
     if database == "postgresql":
         extra["RTW_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    gateway_port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -55,6 +57,7 @@ async def test_dev_uses_an_existing_server_and_stops_on_ctrl_c(
             "TEMPORAL_ADDRESS": dev_server.address,
             "RTW_DATA_DIR": str(tmp_path),
             "RTW_QUEUE_PREFIX": f"devcmd-{database}-",
+            "RTW_GATEWAY_PORT": str(gateway_port),
             **extra,
         },
         stdout=asyncio.subprocess.PIPE,
@@ -71,8 +74,14 @@ async def test_dev_uses_an_existing_server_and_stops_on_ctrl_c(
     if database == "postgresql":
         assert any(line.startswith("migrated 127.0.0.1:") for line in seen), seen
     assert not any("embedded Temporal" in line for line in seen)
+    assert any(f"Gateway: http://127.0.0.1:{gateway_port}/docs" in line for line in seen)
+    token = (tmp_path / "gateway-tokens").read_text().strip()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway_port}") as http:
+        listed = await http.get("/orders", headers={"Authorization": f"Bearer {token}"})
+        assert listed.status_code == 200, listed.text
 
     proc.send_signal(signal.SIGINT)
     rest, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, "".join(seen) + rest.decode()
     assert "workers stopped: orchestration=0, payments=0, notifications=0" in rest.decode()
+    assert "gateway stopped: 0" in rest.decode()
