@@ -155,7 +155,9 @@ def test_every_published_port_is_bound_to_loopback(compose: dict[str, Any]) -> N
         assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
 
 
-@pytest.mark.parametrize("name", [*(q.value for q in TaskQueue), "rtw-migrate", "rtw-cli"])
+@pytest.mark.parametrize(
+    "name", [*(q.value for q in TaskQueue), "rtw-migrate", "rtw-cli", "gateway"]
+)
 def test_rtw_containers_run_hardened_as_in_the_chart(compose: dict[str, Any], name: str) -> None:
     service = compose["services"][name]
     assert service["user"] == "10001:10001"
@@ -214,3 +216,27 @@ def test_grafana_loads_the_shipped_dashboard(compose: dict[str, Any]) -> None:
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards/rtw"
     dashboard = json.loads((ROOT / "deploy/grafana/rtw-workers.json").read_text())
     assert dashboard["panels"], "the dashboard must have panels"
+
+
+def test_gateway_is_published_with_its_secrets_from_files(compose: dict[str, Any]) -> None:
+    gateway = compose["services"]["gateway"]
+    assert gateway["image"] == "${RTW_IMAGE}"
+    assert gateway["command"] == ["gateway", "--port", "8000"]
+    assert "127.0.0.1:8000:8000" in gateway["ports"]
+    env = gateway["environment"]
+    assert env["OTEL_SERVICE_NAME"] == "rtw-gateway"
+    assert env["RTW_GATEWAY_TOKENS_FILE"] == "/run/secrets/rtw-gateway-tokens"
+    assert env["RTW_WEBHOOK_SECRET_FILE"] == "/run/secrets/rtw-webhook-secret"
+    assert set(gateway["secrets"]) == set(compose["secrets"])
+    for secret in compose["secrets"].values():
+        assert env_file()[secret["environment"]], "the local stack's secret values live in .env"
+    assert "/readyz" in " ".join(gateway["healthcheck"]["test"])
+    namespace = gateway["depends_on"]["temporal-create-namespace"]
+    assert namespace["condition"] == "service_completed_successfully"
+
+
+def test_namespace_job_registers_the_order_search_attributes(compose: dict[str, Any]) -> None:
+    script = compose["services"]["temporal-create-namespace"]["command"][-1]
+    assert "for name in RtwOrderState RtwCustomerId" in script
+    assert "search-attribute create -n default" in script
+    assert "--type Keyword" in script
