@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -216,3 +217,19 @@ async def test_cli_cancel(stack: GatewayStack) -> None:
     again = await rtw("order", "cancel", order["order_id"], env=stack.workers.env)
     assert again.code == 1
     assert "has ended" in again.stderr
+
+
+async def test_smoke_check_fails_when_the_order_does_not_complete(stack: GatewayStack) -> None:
+    """`python -m services.gateway.smoke` (the chart's helm test): here the carrier waits for
+    webhooks, so the order stays `shipping` and the check must fail (the passing run is in
+    tests/observability/test_gateway_traces.py, where the carrier delivers)."""
+    tokens = stack.gateway.env["RTW_GATEWAY_TOKENS_FILE"]
+    command = [
+        sys.executable, "-m", "services.gateway.smoke",
+        "--url", stack.url, "--token-file", tokens, "--timeout", "4",
+    ]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 1, out.decode()
+    assert "POST /orders -> 201" in out.decode()
+    assert "did not end within 4s (last state 'shipping')" in out.decode()

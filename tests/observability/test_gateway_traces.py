@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -118,3 +120,16 @@ async def test_without_traceparent_the_gateway_starts_the_trace_and_logs_the_req
     assert access, "the access log line carries the request id"
     assert access[-1]["trace_id"] == root.trace_id
     assert access[-1]["http_status"] == 201
+
+
+async def test_smoke_check_of_helm_test_completes_an_order(traced_gateway: GatewayProcess) -> None:
+    """The chart's `helm test` command, against a gateway whose carrier delivers."""
+    command = [
+        sys.executable, "-m", "services.gateway.smoke", "--url", traced_gateway.url,
+        "--token-file", traced_gateway.env["RTW_GATEWAY_TOKENS_FILE"], "--timeout", "60",
+    ]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    assert "POST /orders -> 201" in out.decode()
+    assert out.decode().rstrip().endswith("-> completed")
