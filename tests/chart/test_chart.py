@@ -84,7 +84,8 @@ def default(rendered: dict[str, list[Manifest]]) -> list[Manifest]:
 
 
 def _workers(objs: list[Manifest]) -> dict[str, Manifest]:
-    return by_kind(objs, "Deployment")
+    """The worker Deployments (the gateway's is not a worker)."""
+    return {k: v for k, v in by_kind(objs, "Deployment").items() if k != "gateway"}
 
 
 def _container(deployment: Manifest) -> Manifest:
@@ -124,7 +125,8 @@ def test_one_deployment_template_ranges_over_workers() -> None:
         for p in (CHART / "templates").rglob("*.yaml")
         if re.search(r"^kind: Deployment$", p.read_text(), re.MULTILINE)
     ]
-    assert sources == ["deployment.yaml"]
+    # The gateway is one component, not a worker: its own template (gateway-*.yaml).
+    assert sorted(sources) == ["deployment.yaml", "gateway-deployment.yaml"]
 
 
 def test_each_queue_has_its_own_deployment(default: list[Manifest]) -> None:
@@ -312,7 +314,7 @@ def test_pod_security_restricted_everywhere(rendered: dict[str, list[Manifest]])
                 # The migrate Job keeps no local state: it only needs /tmp.
                 needed = {"/tmp"} if job == "migrate" else {"/tmp", "/var/lib/rtw"}
                 assert needed <= mounts, (name, where)
-    assert seen_jobs == {"test", "migrate"}
+    assert seen_jobs == {"test", "migrate", "gateway-test"}
 
 
 def test_dedicated_service_account_without_token(default: list[Manifest]) -> None:
