@@ -60,3 +60,39 @@ def ledger(
     json_path, md_path = write_ledger_results(results, out_dir=out_dir, command=command)
     typer.echo(md_path.read_text(encoding="utf-8"))
     typer.echo(f"wrote {json_path} and {md_path}")
+
+
+@bench_app.command("gateway")
+def gateway(
+    duration: Annotated[int, typer.Option(min=1, help="seconds of wrk per phase")] = 15,
+    connections: Annotated[int, typer.Option(min=1, help="wrk connections")] = 16,
+    out_dir: Annotated[Path, typer.Option(help="where JSON and markdown go")] = Path(
+        "bench/results"
+    ),
+) -> None:
+    """HTTP load on the gateway with wrk: POST /orders and GET /orders/{id}, requests/s,
+    p50/p99, and CPU per request of the gateway vs the orchestration worker."""
+    from datetime import UTC, datetime
+
+    from services.bench.gateway import (
+        GatewayBenchConfig,
+        WrkMissingError,
+        run_gateway_bench,
+        write_gateway_results,
+    )
+    from services.gateway.process import GatewayProcessError
+    from services.runtime.devserver import DevServerError
+    from services.runtime.local_stack import WorkerProcessError
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    config = GatewayBenchConfig(duration=duration, connections=connections, out_dir=out_dir)
+    command = f"rtw bench gateway --duration {duration} --connections {connections}"
+    started = datetime.now(UTC)
+    try:
+        phases = asyncio.run(run_gateway_bench(config))
+    except (WrkMissingError, DevServerError, WorkerProcessError, GatewayProcessError) as exc:
+        typer.echo(f"rtw: {exc}", err=True)
+        raise typer.Exit(1) from None
+    json_path, md_path = write_gateway_results(phases, config, command=command, started=started)
+    typer.echo(md_path.read_text(encoding="utf-8"))
+    typer.echo(f"wrote {json_path} and {md_path}")
