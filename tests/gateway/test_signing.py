@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from services.gateway import SignatureError, sign, verify
@@ -45,3 +47,16 @@ def test_the_timestamp_is_signed_too() -> None:
     digest = sign(SECRET, BODY, timestamp=NOW).split(",")[1]
     with pytest.raises(SignatureError, match="does not match"):
         verify(SECRET, BODY, f"t={NOW + 5},{digest}", tolerance=300, now=NOW)
+
+
+def test_the_readme_openssl_recipe_signs_like_the_gateway_checks() -> None:
+    """The README's shell recipe (printf | openssl dgst -hmac) gives an accepted header."""
+    body = BODY.decode()
+    digest = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-hmac", SECRET.decode(), "-r"],
+        input=f"{NOW}.{body}",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[0]
+    assert verify(SECRET, BODY, f"t={NOW},v1={digest}", tolerance=300, now=NOW) == NOW
