@@ -37,7 +37,8 @@ async def order_search_attributes_registered(client: Client) -> bool:
     if missing:
         logger.warning(
             "search attributes %s are not registered as Keyword in namespace %r: orders run, "
-            "but cannot be listed by state or customer (register them: docs/operations.md, 'Listing orders')",
+            "but cannot be listed by state or customer (register them: docs/operations.md, "
+            "'Listing orders')",
             ", ".join(missing),
             client.namespace,
         )
