@@ -317,3 +317,48 @@ def test_saga_completes_across_three_worker_containers(
 
     codes = {w.queue.value: w.stop() for w in workers}
     assert set(codes.values()) == {0}, f"exit codes {codes}\n{logs}"
+
+
+def test_gateway_container_serves_an_order_through_worker_containers(
+    image: str, temporal_address: str, containers: ExitStack, tmp_path: Path
+) -> None:
+    """The gateway as the chart runs it (read-only, non-root, tokens as a mounted file) in
+    front of three worker containers: one order start to finish over HTTP, the inbox page
+    (its templates ship in the image), and exit 0 on SIGTERM."""
+    prefix = f"img-gw-{uuid.uuid4().hex[:8]}-"
+    env = {"TEMPORAL_ADDRESS": temporal_address, "RTW_QUEUE_PREFIX": prefix}
+    workers = [start_worker(containers, queue, env=env) for queue in TaskQueue]
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "tokens").write_text("container-token\n", encoding="utf-8")
+    secrets.chmod(0o755)
+    (secrets / "tokens").chmod(0o644)
+    gateway = Worker(f"rtw-test-gw-{uuid.uuid4().hex[:8]}", TaskQueue.ORCHESTRATION, free_port())
+    port = free_port()
+    containers.callback(podman, "rm", "--force", "--time", "0", gateway.name, check=False)
+    podman(
+        "run", "--detach", "--name", gateway.name, "--network=host",
+        f"--env=RTW_HEALTH_PORT={gateway.health_port}",
+        f"--env=TEMPORAL_ADDRESS={temporal_address}", f"--env=RTW_QUEUE_PREFIX={prefix}",
+        "--env=RTW_GATEWAY_TOKENS_FILE=/etc/rtw/gateway-tokens/tokens",
+        f"--volume={secrets}:/etc/rtw/gateway-tokens:ro",
+        *RESTRICTED, image, "gateway", "--port", str(port),
+    )  # fmt: skip
+    for worker in [*workers, gateway]:
+        worker.ready()
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.gateway.smoke", "--url", f"http://127.0.0.1:{port}",
+         "--token-file", str(secrets / "tokens"), "--timeout", "60"],
+        capture_output=True, text=True, timeout=90, check=False,
+    )  # fmt: skip
+    logs = "\n".join(f"--- {w.name}\n{w.logs()}" for w in [*workers, gateway])
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}\n{logs}"
+    assert proc.stdout.rstrip().endswith("-> completed")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/inbox") as resp:
+        assert resp.status == 200
+        assert "Access token" in resp.read().decode()
+
+    assert gateway.stop() == 0, gateway.logs()
+    codes = {w.queue.value: w.stop() for w in workers}
+    assert set(codes.values()) == {0}, f"exit codes {codes}\n{logs}"
