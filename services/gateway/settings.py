@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,3 +39,9 @@ class GatewaySettings(BaseSettings):
     graceful_shutdown_seconds: float = Field(
         default=10.0, ge=0, description="time in-flight requests get to finish on SIGTERM"
     )
+
+    @field_validator("tokens_file", "webhook_secret_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (as Compose files and shells write it) means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
