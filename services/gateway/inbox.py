@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -161,8 +162,6 @@ async def decide(
     reason: Annotated[str, Form(max_length=4096)] = "",
 ) -> Response:
     """Approve or reject; a refusal (someone else decided first) is shown on the page."""
-    import re
-
     if not _signed_in(request, gateway):
         return RedirectResponse("/inbox", status_code=303)
     if not re.match(ID_PATTERN, order_id) or not reviewer.strip():

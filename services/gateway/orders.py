@@ -34,6 +34,7 @@ from services.gateway.models import CancelAccepted, OrderPage, OrderSummary, Pro
 from services.orchestration.client import (
     CURRENCY_MEMO,
     TOTAL_CENTS_MEMO,
+    decide_order,
     explain_order,
     order_handle,
     order_status,
@@ -175,8 +176,6 @@ async def get_order(order_id: OrderId, gateway: GatewayDep) -> OrderStatus:
 
 
 async def _decide(gateway: Gateway, order_id: str, decision: str, body: Decision) -> ApprovalResult:
-    from services.orchestration.client import decide_order
-
     request = ApprovalRequest(reviewer=body.reviewer, reason=body.reason)
     async with temporal_call(_timeout(gateway), order_id=order_id):
         return await decide_order(gateway.client, order_id, decision, request)

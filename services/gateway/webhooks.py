@@ -80,6 +80,9 @@ async def carrier_webhook(
     event to `shipment-<order_id>`, which applies each `event_id` once."""
     if gateway.webhook_secret is None:
         raise ApiError(503, "WebhooksOff", "no webhook secret configured (RTW_WEBHOOK_SECRET_FILE)")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refused before it is read
+        raise ApiError(413, "TooLarge", f"a webhook body is at most {MAX_BODY_BYTES} bytes")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise ApiError(413, "TooLarge", f"a webhook body is at most {MAX_BODY_BYTES} bytes")

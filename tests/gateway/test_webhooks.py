@@ -79,3 +79,14 @@ async def test_signed_but_malformed_or_unknown_is_refused_clearly(stack: Gateway
         {"order_id": f"none-{uuid.uuid4().hex[:8]}", "event_id": "e-1", "event": "picked_up"}
     )
     assert unknown.status_code == 404
+
+
+async def test_an_oversized_body_is_413_before_any_check(stack: GatewayStack) -> None:
+    async with stack.http(token=None) as http:
+        response = await http.post(
+            "/webhooks/carrier",
+            content=b"x" * (64 * 1024 + 1),
+            headers={"Rtw-Signature": "t=1,v1=00", "Content-Type": "application/json"},
+        )
+    assert response.status_code == 413
+    assert response.json()["type"] == "TooLarge"
