@@ -41,7 +41,10 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         "--no-color",
     ]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # schemathesis keeps a cache directory in its working directory
     )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=280)
     report = out.decode()
