@@ -44,8 +44,8 @@ UID = 10001
 BASE_IMAGE = os.environ.get("RTW_RUNTIME_BASE_IMAGE", "localhost/rtw-runtime:bookworm")
 #: Measured 176 MB: 52 MB the runtime base, 123 MB the venv (temporalio 40 MB stripped,
 #: grpcio, pydantic, psycopg's libpq, the gateway's FastAPI/uvicorn/Jinja2 8 MB, ...). The
-#: issue's bound is 200 MB; a new heavy
-#: dependency, an unstripped native library or a server binary breaks it.
+#: issue's bound is 200 MB; a new heavy dependency, an unstripped native library or a server
+#: binary breaks it.
 MAX_IMAGE_MB = 200
 MAX_ADDED_MB = 150
 
