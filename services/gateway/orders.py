@@ -39,6 +39,7 @@ from services.orchestration.client import (
     order_handle,
     order_status,
     submit_order,
+    wait_for_order,
 )
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -152,9 +153,16 @@ async def list_orders(
     },
 )
 async def get_order(order_id: OrderId, gateway: GatewayDep) -> OrderStatus:
-    """The order's current status, from an orchestration worker."""
+    """The order's status: a finished order's from its history (no worker needed, nothing
+    replayed), a running order's from the `status` query (an orchestration worker)."""
     timeout = _timeout(gateway)
     async with temporal_call(timeout, order_id=order_id):
+        handle = order_handle(gateway.client, order_id)
+        description = await handle.describe()
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            outcome = await wait_for_order(handle)
+            if outcome.status is not None:
+                return outcome.status
         try:
             return await order_status(
                 gateway.client, order_id, rpc_timeout=timedelta(seconds=timeout)
