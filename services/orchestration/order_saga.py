@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -130,7 +130,9 @@ COMPENSATION_RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name=ORDER_SAGA_WORKFLOW)
+# PINNED: an order finishes on the code it started on (up to 24 h of approval wait), so a
+# new build can never break it; a Worker Deployment keeps the old build until it drains.
+@workflow.defn(name=ORDER_SAGA_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED)
 class OrderSaga:
     """One order, end to end. Input is raw JSON, validated first so that a junk payload
     (malformed, undecodable, missing, extra, or under a workflow id other than

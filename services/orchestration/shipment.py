@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts import (
@@ -55,7 +55,8 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=60))
 
 
-@workflow.defn(name=SHIPMENT_WORKFLOW)
+# PINNED, like its parent saga: a parcel's days-long run stays on the build it started on.
+@workflow.defn(name=SHIPMENT_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED)
 class Shipment:
     """One order's parcel from booking to delivered or lost.
 

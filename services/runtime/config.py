@@ -16,6 +16,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.contracts import TaskQueue, queue_name
+from services.runtime.versioning import VersioningSettings
 
 
 class LogFormat(StrEnum):
@@ -190,6 +191,7 @@ class Settings(BaseSettings):
     tuning: WorkerTuning = Field(default_factory=WorkerTuning)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    versioning: VersioningSettings = Field(default_factory=VersioningSettings)
 
     data_dir: Path = Field(
         default=Path(".rtw"), description="local files: the SQLite stores when no database URL"
@@ -255,7 +257,14 @@ def describe_settings_error(error: ValidationError, *models: type[BaseSettings])
     """
     known: dict[str, type[BaseSettings]] = {
         cls.__name__: cls
-        for cls in (Settings, TemporalSettings, TelemetrySettings, WorkerTuning, DatabaseSettings)
+        for cls in (
+            Settings,
+            TemporalSettings,
+            TelemetrySettings,
+            WorkerTuning,
+            DatabaseSettings,
+            VersioningSettings,
+        )
     }
     known.update({cls.__name__: cls for cls in models})
     model = known.get(error.title)
