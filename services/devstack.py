@@ -64,7 +64,9 @@ async def local_stack(
         print(f"starting the embedded Temporal dev server on {server.address} ...", flush=True)
         await server.start()
         address, ui_url = server.address, server.ui_url
-    stack = LocalStack(address=address, log_dir=log_dir, env=dict(env or {}))
+    stack = LocalStack(
+        address=address, log_dir=log_dir, env={**dev_versioning(settings), **(env or {})}
+    )
     try:
         await _migrate_for_dev(settings)
         print("starting workers: " + ", ".join(q.value for q in TaskQueue), flush=True)
@@ -78,6 +80,14 @@ async def local_stack(
         )
         if server is not None:
             await server.stop()
+
+
+def dev_versioning(settings: Settings) -> dict[str, str]:
+    """A development stack makes each start's build current (the newest code wins), unless
+    RTW_PROMOTE_ON_START says otherwise."""
+    if "promote_on_start" in settings.versioning.model_fields_set:
+        return {}
+    return {"RTW_PROMOTE_ON_START": "always"}
 
 
 async def _migrate_for_dev(settings: Settings) -> None:
@@ -105,6 +115,9 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with local_stack(settings, port=port, ui_port=ui_port, log_dir=None) as (addr, ui):
         print(f"\nrtw is running against {addr}.")
+        if settings.versioning.worker_versioning:
+            build = settings.versioning.resolved_build_id
+            print(f"Workers run build {build}, now current (see: rtw deployment status).")
         if url := _workflows_url(ui, settings.temporal.namespace):
             print(f"Temporal Web UI: {url}")
         print("Try:  rtw order start --file deploy/examples/order.json --wait")

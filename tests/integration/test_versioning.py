@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,7 +39,7 @@ from services.orchestration.order_saga import OrderSaga
 from services.orchestration.replay import history_replayer
 from services.orchestration.worker import WORKFLOWS
 from services.runtime.devserver import DevServer, free_port
-from services.runtime.local_stack import WorkerProcess
+from services.runtime.local_stack import LocalStack, WorkerProcess
 from tests.integration.breaking_saga import BreakingOrderSaga
 from tests.integration.helpers import order_json, rtw
 
@@ -251,3 +251,56 @@ async def test_a_pinned_order_finishes_on_its_build_across_an_incompatible_upgra
             assert set((await v2.stop()).values()) == {0}
     finally:
         assert set((await v1.stop()).values()) == {0}
+
+
+@pytest.fixture(scope="module")
+async def server_without_versioning(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[DevServer]:
+    """A dev server with Worker Deployments switched off, like an older or locked-down one."""
+    server = DevServer(
+        data_dir=tmp_path_factory.mktemp("no-versioning"),
+        port=free_port(),
+        ui_port=None,
+        dynamic_config=["system.enableDeploymentVersions=false"],
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_a_server_that_refuses_versioning_stops_the_worker_in_one_line(
+    server_without_versioning: DevServer, tmp_path: Path
+) -> None:
+    env = {"TEMPORAL_ADDRESS": server_without_versioning.address, "RTW_DATA_DIR": str(tmp_path)}
+
+    result = await rtw("worker", "payments", env=env)
+
+    assert result.code == 1, result
+    assert "Traceback" not in result.stderr
+    refusals = [line for line in result.stderr.splitlines() if "Worker Versioning" in line]
+    assert len(refusals) == 1, result.stderr
+    assert "set RTW_WORKER_VERSIONING=false" in refusals[0]
+
+
+async def test_with_versioning_off_the_workers_serve_that_server(
+    server_without_versioning: DevServer, queue_prefix: str, tmp_path: Path
+) -> None:
+    env = {
+        "TEMPORAL_ADDRESS": server_without_versioning.address,
+        "RTW_QUEUE_PREFIX": queue_prefix,
+        "RTW_DATA_DIR": str(tmp_path),
+        "RTW_WORKER_VERSIONING": "false",
+    }
+    stack = LocalStack(address=server_without_versioning.address, env=env)
+    await stack.start()
+    try:
+        pinged = await rtw("ping", "--timeout", "30", env=env)
+        assert pinged.code == 0, pinged.stderr
+        status = await rtw("deployment", "status", env=env)
+        assert status.code == 1
+        assert "set RTW_WORKER_VERSIONING=false" in status.stderr
+    finally:
+        assert set((await stack.stop()).values()) == {0}

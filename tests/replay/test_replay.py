@@ -23,6 +23,7 @@ from services.contracts import (
 )
 from services.orchestration import WORKFLOWS, Shipment
 from services.orchestration.replay import history_replayer
+from services.orchestration.unversioned import UNVERSIONED_WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 FILES = sorted(HISTORIES.glob("*.json"))
@@ -75,6 +76,20 @@ async def test_current_code_replays_every_history() -> None:
     names = {h.run_id: h.workflow_id for h in histories}
     failures = {names[run_id]: repr(err) for run_id, err in results.replay_failures.items()}
     assert failures == {}, "incompatible with committed histories (see docs/changing-workflows.md)"
+
+
+async def test_the_unversioned_twins_replay_every_history() -> None:
+    """Workers with RTW_WORKER_VERSIONING=false run the same code."""
+    histories = [load(f) for f in FILES]
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    results = await replayer(UNVERSIONED_WORKFLOWS).replay_workflows(
+        each(), raise_on_replay_failure=False
+    )
+    assert results.replay_failures == {}
 
 
 @workflow.defn(name=SHIPMENT_WORKFLOW)
