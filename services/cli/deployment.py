@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from services.cli._support import print_json, run_client_command
+from services.contracts import TaskQueue
 from services.runtime.config import Settings
 from services.runtime.deployments import (
     DeploymentError,
@@ -107,12 +108,20 @@ def promote_cmd(
     wait: Annotated[
         float, typer.Option(min=0, help="seconds to wait for the build's pollers on every queue")
     ] = 60,
+    queue: Annotated[
+        list[TaskQueue] | None,
+        typer.Option(help="only this queue's deployment (repeatable); default: every queue"),
+    ] = None,
 ) -> None:
     """Make BUILD_ID current on every queue's deployment (or ramp it), once it has pollers
     on every queue. Pinned workflows stay on their build; auto-upgrade ones move."""
 
     async def body(client: Client, settings: Settings) -> int:
-        deployments = targets(settings.versioning, prefix=settings.queue_prefix)
+        deployments = [
+            t
+            for t in targets(settings.versioning, prefix=settings.queue_prefix)
+            if not queue or t.queue in queue
+        ]
         try:
             await promote(client, deployments, build_id, ramp=ramp, wait_seconds=wait)
         except DeploymentError as exc:

@@ -264,6 +264,13 @@ RTW_LOG_LEVEL: {{ $v.logLevel | quote }}
 RTW_QUEUE_PREFIX: {{ $v.queuePrefix | quote }}
 {{- end }}
 RTW_DATA_DIR: "/var/lib/rtw"
+{{- if $v.versioning.enabled }}
+RTW_WORKER_VERSIONING: "true"
+RTW_DEPLOYMENT_NAME: {{ include "rtw.deploymentStem" . | quote }}
+RTW_PROMOTE_ON_START: "never"
+{{- else }}
+RTW_WORKER_VERSIONING: "false"
+{{- end }}
 {{- if $v.metrics.enabled }}
 RTW_METRICS_PORT: {{ $v.metrics.port | int | toString | quote }}
 {{- end }}
@@ -387,4 +394,89 @@ list; empty without a database. The URL may hold a password, so it never enters 
   key: {{ $t.tls.serverCaKey }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+Worker Versioning (rainbow mode). The builds whose worker Deployments this release renders, as a
+YAML list under `builds`: the current build first, then versioning.retainedBuilds. Each has
+buildId, slug (its part of object names and of the `rtw/build` label), image and current. Without
+versioning.enabled: one entry with an empty buildId, rendered exactly as before (unversioned).
+Fails on a missing or duplicate build id.
+*/}}
+{{- define "rtw.builds" -}}
+{{- $v := .Values.versioning -}}
+{{- if not $v.enabled -}}
+builds:
+  - buildId: ""
+    slug: ""
+    image: {{ include "rtw.image" . | quote }}
+    current: true
+{{- else -}}
+{{- $current := include "rtw.currentBuildId" . -}}
+{{- $all := list (dict "buildId" $current "image" (include "rtw.image" .) "current" true "where" "versioning.buildId") -}}
+{{- range $i, $r := $v.retainedBuilds -}}
+{{- if not $r.buildId -}}
+{{- fail (printf "versioning.retainedBuilds[%d]: buildId is empty; give the build id that build's workers ran with (its image tag by default)." $i) -}}
+{{- end -}}
+{{- $image := printf "%s:%s" $.Values.image.repository (default $r.buildId $r.tag) -}}
+{{- if $r.digest -}}
+{{- $image = printf "%s@%s" $.Values.image.repository $r.digest -}}
+{{- end -}}
+{{- $all = append $all (dict "buildId" $r.buildId "image" $image "current" false "where" (printf "versioning.retainedBuilds[%d]" $i)) -}}
+{{- end -}}
+{{- $seen := dict -}}
+builds:
+{{- range $all }}
+{{- $slug := regexReplaceAll "[^a-z0-9-]+" (lower .buildId) "-" | trunc 20 | trimAll "-" -}}
+{{- if hasKey $seen .buildId -}}
+{{- fail (printf "%s: build id %q is listed twice (also in %s); each build appears once: the current one in versioning.buildId, older ones once each in versioning.retainedBuilds." .where .buildId (get $seen .buildId)) -}}
+{{- end -}}
+{{- if hasKey $seen (printf "slug:%s" $slug) -}}
+{{- fail (printf "%s: build id %q gives the same object names as %s (both become %q); use build ids that differ in their first 20 letters and digits." .where .buildId (get $seen (printf "slug:%s" $slug)) $slug) -}}
+{{- end -}}
+{{- $_ := set $seen .buildId .where -}}
+{{- $_ := set $seen (printf "slug:%s" $slug) .where }}
+  - buildId: {{ .buildId | quote }}
+    slug: {{ $slug | quote }}
+    image: {{ .image | quote }}
+    current: {{ .current }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* The build this release makes current: versioning.buildId, else the image tag (or appVersion). */}}
+{{- define "rtw.currentBuildId" -}}
+{{- $v := .Values.versioning -}}
+{{- if $v.buildId -}}
+{{- $v.buildId -}}
+{{- else if .Values.image.digest -}}
+{{- fail "versioning.buildId is empty and the image is pulled by digest (image.digest), so there is no tag to use as the build id: set versioning.buildId (e.g. the release version the digest was built from)." -}}
+{{- else -}}
+{{- default .Chart.AppVersion .Values.image.tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of one build's worker Deployment: <component name>, or <component name>-<slug> when versioned. (dict "root" $ "queue" q "slug" s) */}}
+{{- define "rtw.workerDeploymentName" -}}
+{{- $base := include "rtw.componentname" (dict "root" .root "component" .queue) -}}
+{{- if .slug -}}
+{{- $suffix := printf "-%s" .slug -}}
+{{- printf "%s%s" ($base | trunc (int (sub 63 (len $suffix))) | trimSuffix "-") $suffix -}}
+{{- else -}}
+{{- $base -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Deployment autoscalers target: the current build's. (dict "root" $ "queue" q) */}}
+{{- define "rtw.currentWorkerDeploymentName" -}}
+{{- $slug := "" -}}
+{{- range (fromYaml (include "rtw.builds" .root)).builds -}}
+{{- if .current }}{{ $slug = .slug }}{{ end -}}
+{{- end -}}
+{{- include "rtw.workerDeploymentName" (dict "root" .root "queue" .queue "slug" $slug) -}}
+{{- end -}}
+
+{{/* Stem of the Temporal Worker Deployment names (RTW_DEPLOYMENT_NAME): versioning.deploymentName or the release. */}}
+{{- define "rtw.deploymentStem" -}}
+{{- default .Release.Name .Values.versioning.deploymentName -}}
 {{- end -}}
