@@ -141,7 +141,12 @@ def _describe(found: Drainage) -> str:
     if not found.known:
         return f"{found.deployment}: {found.build_id} unknown here (nothing to drain)"
     if found.drained:
-        return f"{found.deployment}: drained (server: {found.server_status})"
+        lag = (
+            ""
+            if found.server_status == "drained"
+            else f"; server's last check: {found.server_status}"
+        )
+        return f"{found.deployment}: drained (no new work, no open pinned workflow{lag})"
     why = []
     if found.routed:
         why.append("still receives new work (current or ramping)")
