@@ -353,21 +353,24 @@ async def claim_on_start(
     mode: PromoteOnStart,
     *,
     timeout: float = 30.0,
-) -> bool:
+) -> str | None:
     """What a starting worker does for its own build: become current when `mode` says so
-    (always, or when the deployment has no current version yet). True when it did."""
-    if mode is PromoteOnStart.NEVER:
-        return False
+    (always, or when the deployment has no current version yet). Returns the deployment's
+    current build afterwards (None: unversioned workers get new workflows)."""
     await wait_for_pollers(client, target, build_id, timeout=timeout, interval=0.2)
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         info = await describe(client, target.deployment)
         current = info.routing_config.current_deployment_version.build_id if info else ""
-        if current == build_id or (mode is PromoteOnStart.IF_UNSET and current):
-            return False
+        if (
+            mode is PromoteOnStart.NEVER
+            or current == build_id
+            or (mode is PromoteOnStart.IF_UNSET and current)
+        ):
+            return current or None
         try:
             await set_current(client, target, build_id, identity=f"rtw worker {build_id}")
-            return True
+            return build_id
         except RPCError as exc:  # a replica racing us, or the version not registered yet
             if asyncio.get_running_loop().time() > deadline:
                 raise DeploymentError(

@@ -29,7 +29,7 @@ from services.runtime.deployments import (
 )
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.telemetry import Telemetry, start_telemetry
-from services.runtime.versioning import deployment_config, deployment_name
+from services.runtime.versioning import PromoteOnStart, deployment_config, deployment_name
 
 logger = logging.getLogger(__name__)
 
@@ -178,14 +178,27 @@ class WorkerHost:
         versioning = self._settings.versioning
         build = versioning.resolved_build_id
         try:
-            if await claim_on_start(client, target, build, versioning.promote_on_start):
-                logger.info("%s: build %s is now current", target.deployment, build)
+            current = await claim_on_start(client, target, build, versioning.promote_on_start)
         except (DeploymentError, RPCError) as exc:
             logger.warning(
                 "%s: could not make build %s current (%s); run: rtw deployment promote %s",
                 target.deployment,
                 build,
                 exc,
+                build,
+            )
+            return
+        if current == build:
+            logger.info("%s: build %s is current", target.deployment, build)
+        else:  # expected with RTW_PROMOTE_ON_START=never: promotion is a separate step
+            never = versioning.promote_on_start is PromoteOnStart.NEVER
+            logger.log(
+                logging.INFO if never else logging.WARNING,
+                "%s: build %s polls, but new workflows go to %s; "
+                "to route them here: rtw deployment promote %s",
+                target.deployment,
+                build,
+                f"build {current}" if current else "unversioned workers",
                 build,
             )
 

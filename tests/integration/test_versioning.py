@@ -304,3 +304,43 @@ async def test_with_versioning_off_the_workers_serve_that_server(
         assert "set RTW_WORKER_VERSIONING=false" in status.stderr
     finally:
         assert set((await stack.stop()).values()) == {0}
+
+
+async def test_a_first_build_claims_its_deployment_and_later_ones_only_when_told(
+    dev_server: DevServer, queue_prefix: str, tmp_path: Path
+) -> None:
+    env = {
+        "TEMPORAL_ADDRESS": dev_server.address,
+        "RTW_QUEUE_PREFIX": queue_prefix,
+        "RTW_DATA_DIR": str(tmp_path),
+    }
+
+    async def payments_current() -> str | None:
+        status = await rtw("deployment", "status", "--json", env=env)
+        assert status.code == 0, status.stderr
+        (payments,) = [d for d in status.json() if d["task_queue"] == f"{queue_prefix}payments"]
+        current: str | None = payments["current"]
+        return current
+
+    started = []
+    try:
+        for build, promote in (("b1", "if-unset"), ("b2", "if-unset"), ("b3", "always")):
+            worker = WorkerProcess(
+                queue=TaskQueue.PAYMENTS,
+                health_port=free_port(),
+                env={**env, "RTW_BUILD_ID": build, "RTW_PROMOTE_ON_START": promote},
+                log_file=tmp_path / f"{build}.log",
+            )
+            started.append(worker)
+            await worker.start()
+            await worker.wait_ready()
+            if build == "b2":
+                assert await payments_current() == "b1"  # a running deployment is not taken over
+                log = (tmp_path / "b2.log").read_text()
+                assert "new workflows go to build b1" in log
+                assert "rtw deployment promote b2" in log
+            else:
+                assert await payments_current() == build
+    finally:
+        codes = [await w.stop() for w in started]
+        assert set(codes) == {0}
