@@ -622,3 +622,15 @@ class OrderSaga:
                 type=cause.type or "ApplicationError", message=cause.message, step=step
             )
         return FailureInfo(type=type(cause or err).__name__, message=str(cause or err), step=step)
+
+
+@workflow.defn(name=ORDER_SAGA_WORKFLOW)
+class UnversionedOrderSaga(OrderSaga):
+    """`OrderSaga` for workers with Worker Versioning off: the same workflow without a
+    versioning behavior (a server refuses one from an unversioned worker). Kept in this
+    module so that a run's sandbox imports nothing more."""
+
+    @workflow.run
+    async def run(self, *args: Any) -> OrderStatus:
+        """See `OrderSaga.run`."""
+        return await super().run(*args)

@@ -48,3 +48,15 @@ class Ping:
             )
         )
         return PingResult(answers=list(answers))
+
+
+@workflow.defn(name=PING_WORKFLOW)
+class UnversionedPing(Ping):
+    """`Ping` for workers with Worker Versioning off: the same workflow without a
+    versioning behavior (a server refuses one from an unversioned worker). Kept in this
+    module so that a run's sandbox imports nothing more."""
+
+    @workflow.run
+    async def run(self, request: PingRequest) -> PingResult:
+        """See `Ping.run`."""
+        return await super().run(request)

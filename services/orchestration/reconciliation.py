@@ -152,3 +152,15 @@ class Reconciliation:
             )
             report.alert_sent = True
         return report
+
+
+@workflow.defn(name=RECONCILIATION_WORKFLOW)
+class UnversionedReconciliation(Reconciliation):
+    """`Reconciliation` for workers with Worker Versioning off: the same workflow without a
+    versioning behavior (a server refuses one from an unversioned worker). Kept in this
+    module so that a run's sandbox imports nothing more."""
+
+    @workflow.run
+    async def run(self, request: ReconciliationInput) -> ReconciliationReport:
+        """See `Reconciliation.run`."""
+        return await super().run(request)

@@ -179,3 +179,15 @@ class Shipment:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
+
+
+@workflow.defn(name=SHIPMENT_WORKFLOW)
+class UnversionedShipment(Shipment):
+    """`Shipment` for workers with Worker Versioning off: the same workflow without a
+    versioning behavior (a server refuses one from an unversioned worker). Kept in this
+    module so that a run's sandbox imports nothing more."""
+
+    @workflow.run
+    async def run(self, shipment: ShipmentInput) -> ShipmentStatus:
+        """See `Shipment.run`."""
+        return await super().run(shipment)

@@ -290,3 +290,15 @@ class Subscription:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=NOTIFY_RETRY,
         )
+
+
+@workflow.defn(name=SUBSCRIPTION_WORKFLOW)
+class UnversionedSubscription(Subscription):
+    """`Subscription` for workers with Worker Versioning off: the same workflow without a
+    versioning behavior (a server refuses one from an unversioned worker). Kept in this
+    module so that a run's sandbox imports nothing more."""
+
+    @workflow.run
+    async def run(self, sub: SubscriptionInput) -> SubscriptionStatus:
+        """See `Subscription.run`."""
+        return await super().run(sub)
