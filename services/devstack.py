@@ -64,11 +64,15 @@ async def local_stack(
         print(f"starting the embedded Temporal dev server on {server.address} ...", flush=True)
         await server.start()
         address, ui_url = server.address, server.ui_url
-    stack = LocalStack(
-        address=address, log_dir=log_dir, env={**dev_versioning(settings), **(env or {})}
-    )
+    # The workers get the data directory as this process resolved it, whatever their cwd.
+    worker_env = {
+        "RTW_DATA_DIR": str(settings.data_dir),
+        **dev_versioning(settings),
+        **(env or {}),
+    }
+    stack = LocalStack(address=address, log_dir=log_dir, env=worker_env)
     try:
-        await _migrate_for_dev(settings)
+        await _prepare_state(settings)
         print("starting workers: " + ", ".join(q.value for q in TaskQueue), flush=True)
         await stack.start()
         yield address, ui_url
@@ -90,14 +94,13 @@ def dev_versioning(settings: Settings) -> dict[str, str]:
     return {"RTW_PROMOTE_ON_START": "always"}
 
 
-async def _migrate_for_dev(settings: Settings) -> None:
-    """A development stack brings its own database up to date (SQLite does so by itself);
-    deployments run `rtw db migrate` on purpose instead."""
-    if not settings.database.shared:
-        return
+async def _prepare_state(settings: Settings) -> None:
+    """Say where the workers keep their state, and bring that database up to date: a
+    development stack migrates by itself (deployments run `rtw db migrate` on purpose)."""
     db = await open_database(settings.database, data_dir=settings.data_dir, require_current=False)
     try:
-        if applied := await db.migrate():
+        print(f"worker state: {db.backend} {db.where}", flush=True)
+        if settings.database.shared and (applied := await db.migrate()):
             print(f"migrated {db.where}: applied {applied}", flush=True)
     finally:
         await db.close()

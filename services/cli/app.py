@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import sys
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -135,10 +137,33 @@ def _read_order(file: str) -> OrderInput:
         raise typer.Exit(2) from None
 
 
+def _with_fresh_id(order: OrderInput, prefix: str) -> OrderInput:
+    """Return `order` under the id `<prefix>-<unix seconds>-<6 hex digits>`."""
+    order_id = f"{prefix}-{int(time.time())}-{secrets.token_hex(3)}"
+    try:
+        return OrderInput.model_validate({**order.model_dump(mode="json"), "order_id": order_id})
+    except ValidationError:
+        typer.echo(
+            f"rtw: --new-id {prefix!r} does not make a valid order id"
+            " (letters, digits and ._:- only, up to 128 characters in all)",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+
+
 @order_app.command("start")
 def order_start(
     file: Annotated[str, typer.Option("--file", "-f", help="order JSON file, - for stdin")],
     wait: Annotated[bool, typer.Option(help="wait for the outcome and print it")] = False,
+    new_id: Annotated[
+        str | None,
+        typer.Option(
+            "--new-id",
+            metavar="PREFIX",
+            help="replace the file's order id with PREFIX-<unix time>-<random>: a new order"
+            " on every run (smoke tests such as `helm test`)",
+        ),
+    ] = None,
 ) -> None:
     """Start a saga for an order (once per order id); print its workflow id.
 
@@ -150,6 +175,8 @@ def order_start(
     from services.orchestration.client import OrderConflictError, start_order, wait_for_order
 
     order = _read_order(file)
+    if new_id is not None:
+        order = _with_fresh_id(order, new_id)
 
     async def body(client: Any, settings: Settings) -> int:
         try:

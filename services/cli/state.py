@@ -97,14 +97,15 @@ def payments_ledger(
     """Print ledger entries, oldest first (filtered in SQL)."""
     from services.payments import ledger_for
 
-    async def work(db: Database) -> list[dict[str, Any]]:
+    async def work(db: Database) -> tuple[list[dict[str, Any]], str]:
         found = await ledger_for(db).entries(order_id=order_id, since=since, limit=limit)
-        return [e.as_dict() for e in found]
+        return [e.as_dict() for e in found], f"{db.backend} {db.where}"
 
-    entries = _with_database(work, require_current=True)
+    entries, source = _with_database(work, require_current=True)
     if as_json:
         print_json(entries)
         return
+    typer.echo(f"ledger in {source}", err=True)
     if not entries:
         scope = "".join(
             (f" for order {order_id}" if order_id else "", f" since {since}" if since else "")
@@ -138,12 +139,16 @@ def notifications_outbox(
     """Print the messages in the outbox, oldest first."""
     from services.notifications import outbox_for
 
-    async def work(db: Database) -> list[dict[str, Any]]:
-        return await outbox_for(db).delivered(order_id=order_id)
+    async def work(db: Database) -> tuple[list[dict[str, Any]], str]:
+        return await outbox_for(db).delivered(order_id=order_id), f"{db.backend} {db.where}"
 
-    messages = _with_database(work, require_current=True)
+    messages, source = _with_database(work, require_current=True)
     if as_json:
         print_json(messages)
+        return
+    typer.echo(f"outbox in {source}", err=True)
+    if not messages:
+        typer.echo(f"no delivered messages{f' for order {order_id}' if order_id else ''}")
         return
     for m in messages:
         typer.echo(

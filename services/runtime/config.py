@@ -194,9 +194,12 @@ class Settings(BaseSettings):
     versioning: VersioningSettings = Field(default_factory=VersioningSettings)
 
     data_dir: Path = Field(
-        default=Path(".rtw"), description="local files: the SQLite stores when no database URL"
+        default=Path(".rtw"),
+        description="local files: the SQLite stores when no database URL (made absolute on load)",
+        validate_default=True,
     )
     health_port: int | None = Field(default=None, ge=0, le=65535)
+
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     log_format: LogFormat = LogFormat.CONSOLE
     log_level: str = "INFO"
@@ -219,6 +222,12 @@ class Settings(BaseSettings):
         description="fault injection (rtw chaos): while this file exists, the next payments "
         "worker to commit a capture deletes it and dies before the activity returns",
     )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        """Resolve once, so every message and child process names the same directory."""
+        return value.expanduser().resolve()
 
     def queue_name(self, queue: TaskQueue) -> str:
         """The configured task-queue name for a service."""

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from services.contracts import OrderInput
+from services.orchestration.settings import OrchestrationSettings
 
 from ._helm import (
     CHART,
@@ -754,27 +755,25 @@ def test_helm_test_pings_every_queue_by_default(default: list[Manifest]) -> None
 
 
 def test_helm_test_full_saga_uses_a_new_order_id_every_run(helm: str) -> None:
-    """Opt-in saga: the order id is made when the test runs, so a second `helm test` (same
-    revision) cannot pass on the first run's completed order. The rendered shell command is
-    run here twice, with `rtw` replaced by `cat`."""
+    """Opt-in saga: the image's example order under an id made when the test runs (`--new-id`,
+    proven in tests/integration/test_stack.py), so a second `helm test` of the same revision
+    cannot pass on the first run's completed order. The image has no shell: plain args."""
     out = load(render(helm, sets=["tests.fullSaga=true"]))
     (job,) = [o for o in out if o["kind"] == "Job" and component(o) == "test"]
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    script = container["command"][-1]
-    assert script.endswith("rtw order start --file - --wait")
-    env = {e["name"]: e["value"] for e in container["env"]}
-    ids = []
-    for _ in range(2):
-        run = subprocess.run(
-            ["/bin/sh", "-c", script.replace("rtw order start --file - --wait", "cat")],
-            env={"RTW_TEST_ORDER": env["RTW_TEST_ORDER"], "PATH": "/usr/bin:/bin"},
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        order = OrderInput.model_validate_json(run.stdout)
-        assert order.payment_method == "pm_card_visa"
-        ids.append(order.order_id)
-    assert ids[0] != ids[1]
-    assert all(i.startswith("helm-test-") for i in ids)
+    assert "command" not in container, "the image's entrypoint is rtw; it has no shell"
+    args = container["args"]
+    assert args[:2] == ["order", "start"]
+    assert "--wait" in args
+    assert args[args.index("--new-id") + 1] == "helm-test"
+    example = args[args.index("--file") + 1]
+    assert example == "/opt/rtw/examples/order.json"
+    root = CHART.parents[1]
+    assert "COPY deploy/examples /opt/rtw/examples" in (root / "Dockerfile").read_text()
+    order = OrderInput.model_validate_json((root / "deploy/examples/order.json").read_text())
+    assert order.payment_method == "pm_card_visa", "the test card, never a real one"
+    threshold = OrchestrationSettings.model_fields["approval_threshold_cents"].default
+    assert order.total_cents < threshold, "the example must not wait for a reviewer"
 
 
 def test_helm_test_job_gets_the_same_credentials(rendered: dict[str, list[Manifest]]) -> None:

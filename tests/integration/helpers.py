@@ -35,7 +35,9 @@ class CliResult:
         return json.loads(self.stdout[start:])
 
 
-async def rtw(*args: str, env: Mapping[str, str], stdin: str | None = None) -> CliResult:
+async def rtw(
+    *args: str, env: Mapping[str, str], stdin: str | None = None, cwd: Path | None = None
+) -> CliResult:
     """Run `python -m services ARGS` (the `rtw` command) in a subprocess."""
 
     def run() -> CliResult:
@@ -45,6 +47,7 @@ async def rtw(*args: str, env: Mapping[str, str], stdin: str | None = None) -> C
             capture_output=True,
             text=True,
             env={**os.environ, **env},
+            cwd=cwd,
             timeout=120,
             check=False,
         )

@@ -196,3 +196,19 @@ async def test_an_empty_ledger_says_so(tmp_path: Path) -> None:
     assert everything.stdout.splitlines() == ["no ledger entries"]
     assert since.code == 0, since.stderr
     assert since.stdout.splitlines() == ["no ledger entries since 2026-01-01T00:00:00+00:00"]
+
+
+async def test_a_relative_data_dir_is_resolved_once_and_named(tmp_path: Path) -> None:
+    """RTW_DATA_DIR=state means <cwd>/state, and the state commands say which file they read."""
+    env = {"RTW_DATA_DIR": "state", "RTW_DATABASE_URL": ""}
+    database = tmp_path / "state" / "rtw.sqlite3"  # tmp_path is absolute and resolved
+
+    ledger = await rtw("payments", "ledger", env=env, cwd=tmp_path)
+    outbox = await rtw("notifications", "outbox", env=env, cwd=tmp_path)
+
+    assert ledger.code == 0, ledger.stderr
+    assert ledger.stderr.splitlines() == [f"ledger in sqlite {database}"]
+    assert outbox.code == 0, outbox.stderr
+    assert outbox.stderr.splitlines() == [f"outbox in sqlite {database}"]
+    assert outbox.stdout.splitlines() == ["no delivered messages"]
+    assert database.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +30,10 @@ pytestmark = pytest.mark.integration
 
 
 Stack = WorkerStack
+
+
+#: The order the image ships (/opt/rtw/examples/order.json).
+EXAMPLE_ORDER = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "order.json"
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +264,26 @@ async def test_same_order_id_with_another_body_is_a_conflict(
     assert await description.memo_value("rtw_input_sha256") == order_fingerprint(
         OrderInput.model_validate(order_json(order_id))
     )
+
+
+async def test_new_id_starts_a_new_order_on_every_run(stack: Stack, dev_client: Client) -> None:
+    """`helm test` with tests.fullSaga: the image's example order under a fresh id each run, so
+    a second run can never pass on the first run's completed order."""
+    example = str(EXAMPLE_ORDER)
+    runs = [
+        await rtw("order", "start", "--file", example, "--new-id", "helm-test", "--wait",
+                  env=stack.env)
+        for _ in range(2)
+    ]  # fmt: skip
+
+    for run in runs:
+        assert run.code == 0, run.stderr
+    ids = [run.stdout.splitlines()[0] for run in runs]
+    assert ids[0] != ids[1]
+    for workflow_id in ids:
+        assert re.fullmatch(r"order-helm-test-\d{10}-[0-9a-f]{6}", workflow_id), workflow_id
+        status = await dev_client.get_workflow_handle(workflow_id).query("status")
+        assert status["state"] == "completed"
 
 
 async def test_plain_json_from_the_temporal_cli_starts_a_saga(
