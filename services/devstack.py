@@ -119,8 +119,8 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int) -> int:
     async with local_stack(settings, port=port, ui_port=ui_port, log_dir=None) as (addr, ui):
         print(f"\nrtw is running against {addr}.")
         if settings.versioning.worker_versioning:
-            build = settings.versioning.resolved_build_id
-            print(f"Workers run build {build}, now current (see: rtw deployment status).")
+            for line in await build_report(settings, addr):
+                print(line)
         if url := _workflows_url(ui, settings.temporal.namespace):
             print(f"Temporal Web UI: {url}")
         print("Try:  rtw order start --file deploy/examples/order.json --wait")
@@ -132,6 +132,34 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int) -> int:
         print("Press Ctrl+C to stop.\n", flush=True)
         await stop.wait()
     return 0
+
+
+async def build_report(settings: Settings, address: str) -> list[str]:
+    """Which build the workers run, and the workflows still pinned to earlier builds (after
+    a code change they wait for that code; `rtw dev` no longer runs it)."""
+    from services.runtime.deployments import targets, view
+
+    build = settings.versioning.resolved_build_id
+    client = await connect(settings.temporal.model_copy(update={"address": address}))
+    (orchestration,) = [
+        t
+        for t in targets(settings.versioning, prefix=settings.queue_prefix)
+        if t.queue is TaskQueue.ORCHESTRATION
+    ]
+    found = await view(client, orchestration)
+    lines = [f"Workers run build {build} (current: {found.current or 'unversioned'})."]
+    stranded = [v for v in found.versions if v.build_id != build and v.open_pinned]
+    for version in stranded:
+        lines.append(
+            f"  {version.open_pinned} workflow(s) pinned to earlier build {version.build_id} "
+            "wait for its code; to move them onto this build (they replay on the new code):"
+        )
+        lines.append(
+            "    temporal workflow update-options --versioning-override-behavior auto_upgrade "
+            f"--query \"TemporalWorkerDeploymentVersion='{orchestration.deployment}:"
+            f"{version.build_id}' AND ExecutionStatus='Running'\""
+        )
+    return lines
 
 
 #: The demo plays the carrier itself (to show the signals), so its workers do not.

@@ -11,6 +11,8 @@ have broken it.
 from __future__ import annotations
 
 import asyncio
+import shlex
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -38,7 +40,7 @@ from services.orchestration.client import order_status, start_order, start_subsc
 from services.orchestration.order_saga import OrderSaga
 from services.orchestration.replay import history_replayer
 from services.orchestration.worker import WORKFLOWS
-from services.runtime.devserver import DevServer, free_port
+from services.runtime.devserver import DevServer, free_port, temporal_cli
 from services.runtime.local_stack import LocalStack, WorkerProcess
 from tests.integration.breaking_saga import BreakingOrderSaga
 from tests.integration.helpers import order_json, rtw
@@ -344,3 +346,68 @@ async def test_a_first_build_claims_its_deployment_and_later_ones_only_when_told
     finally:
         codes = [await w.stop() for w in started]
         assert set(codes) == {0}
+
+
+async def test_rtw_dev_names_workflows_left_on_an_earlier_build_and_how_to_move_them(
+    dev_client: Client, dev_server: DevServer, queue_prefix: str, tmp_path: Path
+) -> None:
+    from services.devstack import build_report
+    from services.runtime.config import Settings, TemporalSettings
+    from services.runtime.versioning import VersioningSettings
+
+    env = {
+        "TEMPORAL_ADDRESS": dev_server.address,
+        "RTW_QUEUE_PREFIX": queue_prefix,
+        "RTW_DATA_DIR": str(tmp_path),
+        "RTW_PROMOTE_ON_START": "always",  # what rtw dev sets
+    }
+    old = LocalStack(address=dev_server.address, env={**env, "RTW_BUILD_ID": "dev-1"})
+    await old.start()
+    try:
+        waiting = OrderInput.model_validate(
+            order_json(f"vd-{uuid.uuid4().hex[:8]}", items=LARGE_ITEMS)
+        )
+        handle = (
+            await start_order(dev_client, waiting, task_queue=f"{queue_prefix}orchestration")
+        ).handle
+        await eventually(
+            lambda: order_status(dev_client, waiting.order_id),
+            lambda s: s.state is OrderState.AWAITING_APPROVAL,
+        )
+    finally:
+        assert set((await old.stop()).values()) == {0}
+
+    new = LocalStack(address=dev_server.address, env={**env, "RTW_BUILD_ID": "dev-2"})
+    await new.start()
+    try:
+        settings = Settings(
+            temporal=TemporalSettings(address=dev_server.address),
+            queue_prefix=queue_prefix,
+            versioning=VersioningSettings(build_id="dev-2"),
+        )
+        report = await eventually(
+            lambda: build_report(settings, dev_server.address),
+            lambda lines: any("pinned to earlier build dev-1" in line for line in lines),
+        )
+        assert report[0] == "Workers run build dev-2 (current: dev-2)."
+        command = report[-1].strip()
+        assert command.startswith("temporal workflow update-options")
+        moved = await asyncio.to_thread(
+            subprocess.run,
+            [*shlex.split(command.replace("temporal", temporal_cli(), 1)), "--yes",
+             "--address", dev_server.address],
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert moved.returncode == 0, moved.stderr
+
+        async def approve() -> Any:
+            return await handle.execute_update(
+                APPROVE, ApprovalRequest(reviewer="dev", reason="moved")
+            )
+
+        await eventually(approve, lambda _: True)
+        finished: OrderStatus = await handle.result()
+        assert finished.state is OrderState.COMPLETED
+        assert (await builds_of_workflow_tasks(handle))[-1] == "dev-2"
+    finally:
+        assert set((await new.stop()).values()) == {0}
