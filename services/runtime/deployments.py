@@ -23,6 +23,12 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from services.contracts import TaskQueue
 from services.runtime.versioning import PromoteOnStart, VersioningSettings, deployment_name
@@ -51,6 +57,23 @@ _STATUS_NAMES = {
     WorkerDeploymentVersionStatus.WORKER_DEPLOYMENT_VERSION_STATUS_DRAINED: "drained",
     WorkerDeploymentVersionStatus.WORKER_DEPLOYMENT_VERSION_STATUS_CREATED: "created",
 }
+
+
+def _throttled(exc: BaseException) -> bool:
+    """The server limits requests per Worker Deployment (replicas starting together)."""
+    return isinstance(exc, RPCError) and (
+        exc.status is RPCStatusCode.RESOURCE_EXHAUSTED or "too many requests" in exc.message
+    )
+
+
+def _retrying() -> AsyncRetrying:
+    """Retries of a deployment RPC the server throttled, with jitter, for up to 60 s."""
+    return AsyncRetrying(
+        stop=stop_after_delay(60),
+        wait=wait_random_exponential(multiplier=0.2, max=5),
+        retry=retry_if_exception(_throttled),
+        reraise=True,
+    )
 
 
 class DeploymentError(RuntimeError):
@@ -128,10 +151,14 @@ def versioning_problem(exc: RPCError) -> str | None:
 async def describe(client: Client, name: str) -> WorkerDeploymentInfo | None:
     """The server's view of a Worker Deployment, or None when it does not exist yet."""
     try:
-        response = await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name),
-            timeout=_RPC_TIMEOUT,
-        )
+        async for attempt in _retrying():
+            with attempt:
+                response = await client.workflow_service.describe_worker_deployment(
+                    DescribeWorkerDeploymentRequest(
+                        namespace=client.namespace, deployment_name=name
+                    ),
+                    timeout=_RPC_TIMEOUT,
+                )
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return None
@@ -140,11 +167,14 @@ async def describe(client: Client, name: str) -> WorkerDeploymentInfo | None:
 
 
 async def check_versioning(client: Client, name: str) -> str | None:
-    """Why this server cannot run versioned workers (one line), or None when it can."""
+    """Why this server cannot run versioned workers (one line), or None when it can (or when
+    it only failed to answer now: polling will tell)."""
     try:
         await describe(client, name)
     except RPCError as exc:
-        return versioning_problem(exc) or f"cannot describe Worker Deployment {name}: {exc}"
+        if (problem := versioning_problem(exc)) is not None:
+            return problem
+        logger.warning("cannot describe Worker Deployment %s: %s", name, exc.message)
     return None
 
 
@@ -254,6 +284,12 @@ async def wait_for_pollers(
 
 async def set_current(client: Client, target: Target, build_id: str, *, identity: str) -> None:
     """Route every new workflow (and auto-upgrade workflows' next tasks) to `build_id`."""
+    async for attempt in _retrying():
+        with attempt:
+            await _set_current(client, target, build_id, identity=identity)
+
+
+async def _set_current(client: Client, target: Target, build_id: str, *, identity: str) -> None:
     await client.workflow_service.set_worker_deployment_current_version(
         SetWorkerDeploymentCurrentVersionRequest(
             namespace=client.namespace,
@@ -269,6 +305,14 @@ async def set_ramping(
     client: Client, target: Target, build_id: str, percentage: float, *, identity: str
 ) -> None:
     """Route `percentage` of new workflows to `build_id`; the rest stay on the current."""
+    async for attempt in _retrying():
+        with attempt:
+            await _set_ramping(client, target, build_id, percentage, identity=identity)
+
+
+async def _set_ramping(
+    client: Client, target: Target, build_id: str, percentage: float, *, identity: str
+) -> None:
     await client.workflow_service.set_worker_deployment_ramping_version(
         SetWorkerDeploymentRampingVersionRequest(
             namespace=client.namespace,
@@ -357,7 +401,7 @@ async def claim_on_start(
     """What a starting worker does for its own build: become current when `mode` says so
     (always, or when the deployment has no current version yet). Returns the deployment's
     current build afterwards (None: unversioned workers get new workflows)."""
-    await wait_for_pollers(client, target, build_id, timeout=timeout, interval=0.2)
+    await wait_for_pollers(client, target, build_id, timeout=timeout, interval=0.5)
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         info = await describe(client, target.deployment)
