@@ -169,3 +169,25 @@ def test_unusable_build_ids_fail_clearly(helm: str, sets: list[str], message: st
     result = template(helm, sets=[*RAINBOW, *sets])
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
+
+
+def test_each_build_reports_its_own_version_in_traces(rainbow: list[Manifest]) -> None:
+    found = deployments(rainbow)
+    for queue in QUEUES:
+        for slug, version in (("2-0-0", "2.0.0"), ("1-0-0", "1.0.0")):
+            attributes = env_list(found[f"{RELEASE}-rtw-{queue}-{slug}"])[
+                "OTEL_RESOURCE_ATTRIBUTES"
+            ]
+            assert f"service.version={version}" in attributes.split(",")
+
+
+def test_the_next_upgrade_leaves_a_retained_builds_pods_alone(helm: str) -> None:
+    def checksums(tag: str) -> dict[str, str]:
+        objs = load(render(helm, sets=[*RAINBOW, f"image.tag={tag}"]))
+        return {
+            name: dep["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+            for name, dep in deployments(objs).items()
+            if name.endswith("-1-0-0")
+        }
+
+    assert checksums("2.0.0") == checksums("2.1.0")  # 1.0.0 keeps running as it was

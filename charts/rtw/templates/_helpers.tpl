@@ -399,7 +399,8 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{/*
 Worker Versioning (rainbow mode). The builds whose worker Deployments this release renders, as a
 YAML list under `builds`: the current build first, then versioning.retainedBuilds. Each has
-buildId, slug (its part of object names and of the `rtw/build` label), image and current. Without
+buildId, slug (its part of object names and of the `rtw/build` label), image, version (its
+image tag, for OTel's service.version) and current. Without
 versioning.enabled: one entry with an empty buildId, rendered exactly as before (unversioned).
 Fails on a missing or duplicate build id.
 */}}
@@ -413,7 +414,7 @@ builds:
     current: true
 {{- else -}}
 {{- $current := include "rtw.currentBuildId" . -}}
-{{- $all := list (dict "buildId" $current "image" (include "rtw.image" .) "current" true "where" "versioning.buildId") -}}
+{{- $all := list (dict "buildId" $current "image" (include "rtw.image" .) "version" (default .Chart.AppVersion .Values.image.tag) "current" true "where" "versioning.buildId") -}}
 {{- range $i, $r := $v.retainedBuilds -}}
 {{- if not $r.buildId -}}
 {{- fail (printf "versioning.retainedBuilds[%d]: buildId is empty; give the build id that build's workers ran with (its image tag by default)." $i) -}}
@@ -422,7 +423,7 @@ builds:
 {{- if $r.digest -}}
 {{- $image = printf "%s@%s" $.Values.image.repository $r.digest -}}
 {{- end -}}
-{{- $all = append $all (dict "buildId" $r.buildId "image" $image "current" false "where" (printf "versioning.retainedBuilds[%d]" $i)) -}}
+{{- $all = append $all (dict "buildId" $r.buildId "image" $image "version" (default $r.buildId $r.tag) "current" false "where" (printf "versioning.retainedBuilds[%d]" $i)) -}}
 {{- end -}}
 {{- $seen := dict -}}
 builds:
@@ -439,6 +440,7 @@ builds:
   - buildId: {{ .buildId | quote }}
     slug: {{ $slug | quote }}
     image: {{ .image | quote }}
+    version: {{ .version | quote }}
     current: {{ .current }}
 {{- end }}
 {{- end -}}
