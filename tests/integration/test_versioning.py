@@ -343,6 +343,10 @@ async def test_a_first_build_claims_its_deployment_and_later_ones_only_when_told
                 assert "rtw deployment promote b2" in log
             else:
                 assert await payments_current() == build
+        # Promoting the current build again (a rerun hook Job) is a no-op that succeeds.
+        again = await rtw("deployment", "promote", "b3", "--queue", "payments", env=env)
+        assert again.code == 0, again.stderr
+        assert again.stdout.splitlines() == [f"rtw-{queue_prefix}payments: b3 is current"]
     finally:
         codes = [await w.stop() for w in started]
         assert set(codes) == {0}
