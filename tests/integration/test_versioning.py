@@ -347,6 +347,15 @@ async def test_a_first_build_claims_its_deployment_and_later_ones_only_when_told
         again = await rtw("deployment", "promote", "b3", "--queue", "payments", env=env)
         assert again.code == 0, again.stderr
         assert again.stdout.splitlines() == [f"rtw-{queue_prefix}payments: b3 is current"]
+        # A ramp sends part of the new work to another build; that build is not drained.
+        ramped = await rtw("deployment", "promote", "b2", "--ramp", "30", "--queue", "payments",
+                           env=env)  # fmt: skip
+        assert ramped.code == 0, ramped.stderr
+        status = await rtw("deployment", "status", env=env)
+        assert "current b3, ramping b2 at 30%" in status.stdout
+        drain = await rtw("deployment", "drain-status", "b2", env=env)
+        assert drain.code == 1
+        assert "still receives new work (current or ramping)" in drain.stdout
     finally:
         codes = [await w.stop() for w in started]
         assert set(codes) == {0}
