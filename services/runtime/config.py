@@ -25,6 +25,20 @@ class LogFormat(StrEnum):
     CONSOLE = "console"
 
 
+class CodecSettings(BaseSettings):
+    """Payload encryption (off unless a keys file is given)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RTW_CODEC_", extra="ignore", hide_input_in_errors=True
+    )
+
+    keys_file: Path | None = Field(
+        default=None,
+        description='JSON {"active": id, "keys": {id: base64 of 32 bytes}} (a mounted Secret); '
+        "unset: payloads are plain JSON",
+    )
+
+
 class TemporalSettings(BaseSettings):
     """How to reach Temporal; Temporal's own environment variable names."""
 
@@ -44,6 +58,9 @@ class TemporalSettings(BaseSettings):
     tls_client_key_path: Path | None = None
     tls_server_ca_cert_path: Path | None = None
     tls_server_name: str | None = None
+    codec: CodecSettings = Field(
+        default_factory=CodecSettings, description="payload encryption (RTW_CODEC_*)"
+    )
 
     @field_validator("address", mode="before")
     @classmethod
@@ -264,7 +281,14 @@ def describe_settings_error(error: ValidationError, *models: type[BaseSettings])
     """
     known: dict[str, type[BaseSettings]] = {
         cls.__name__: cls
-        for cls in (Settings, TemporalSettings, TelemetrySettings, WorkerTuning, DatabaseSettings)
+        for cls in (
+            Settings,
+            TemporalSettings,
+            CodecSettings,
+            TelemetrySettings,
+            WorkerTuning,
+            DatabaseSettings,
+        )
     }
     known.update({cls.__name__: cls for cls in models})
     model = known.get(error.title)

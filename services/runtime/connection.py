@@ -8,6 +8,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.client import Interceptor as ClientInterceptor
+from temporalio.converter import PayloadCodec
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 from tenacity import (
@@ -18,7 +19,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from services.runtime.config import TemporalSettings
+from services.runtime.config import CodecSettings, TemporalSettings
 from services.runtime.plugin import RtwPlugin
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,23 @@ def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
         client_private_key=read(settings.tls_client_key_path),
         domain=settings.tls_server_name,
     )
+
+
+def payload_codec(settings: CodecSettings) -> PayloadCodec | None:
+    """The encryption codec when a keys file is configured (its contents never logged)."""
+    if settings.keys_file is None:
+        return None
+    # imported only when encryption is on (and never into a workflow sandbox)
+    from services.runtime.codec import KEYS_FILE_VARIABLE, EncryptionCodec
+
+    try:
+        return EncryptionCodec.from_file(settings.keys_file)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read {KEYS_FILE_VARIABLE} {settings.keys_file}: {exc.strerror}"
+        ) from exc
+    except ValueError as exc:
+        raise ConfigurationError(f"{KEYS_FILE_VARIABLE} {settings.keys_file}: {exc}") from exc
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -84,6 +102,12 @@ async def connect(
     except OSError as exc:
         raise ConfigurationError(f"cannot read TEMPORAL_API_KEY_FILE: {exc.strerror}") from exc
     tls = tls_config(settings)
+    plugin = RtwPlugin(
+        interceptors=interceptors,
+        tracing=tracing,
+        codec=payload_codec(settings.codec),
+        api_key_file=settings.api_key_file,
+    )
 
     async for attempt in AsyncRetrying(
         stop=stop_after_delay(retry_for_seconds),
@@ -98,7 +122,7 @@ async def connect(
                 namespace=settings.namespace,
                 api_key=api_key,
                 tls=tls,
-                plugins=[RtwPlugin(interceptors=interceptors, tracing=tracing)],
+                plugins=[plugin],
                 runtime=runtime,
             )
     raise AssertionError("unreachable")  # pragma: no cover
