@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from services.runtime.connection import connect
 from services.runtime.devserver import DevServer, free_port
 from services.runtime.local_stack import WorkerProcess
 from tests.integration.helpers import WorkerStack, order_json, rtw, run_temporal_cli, write_order
+from tests.security.codec_server import codec_server_process, wait_healthy
 from tests.security.keys import fresh_keys, write_keys
 
 pytestmark = pytest.mark.integration
@@ -129,6 +131,33 @@ async def test_a_saga_runs_encrypted_and_the_server_never_sees_customer_fields(
     )
     for private in (CUSTOMER, "pm_card_visa", "customer_id", "payment_method"):
         assert private not in visible
+
+
+async def test_the_codec_server_shows_the_same_run_decrypted_to_token_holders(
+    stack: WorkerStack, keys_file: Path, tmp_path: Path
+) -> None:
+    order_id = f"dec-{uuid.uuid4().hex[:8]}"
+    path = write_order(tmp_path, order_json(order_id, customer_id=CUSTOMER))
+    assert (await rtw("order", "start", "--file", str(path), "--wait", env=stack.env)).code == 0
+    tokens = tmp_path / "tokens"
+    tokens.write_text("tok-show-1\n", encoding="utf-8")
+    show = ("workflow", "show", "-w", f"order-{order_id}", "--output", "json")
+    with codec_server_process(keys_file, tokens, tmp_path / "codec.log") as url:
+        await wait_healthy(url)
+        decoded = await run_temporal_cli(
+            stack.server.address,
+            *show,
+            "--codec-endpoint",
+            url,
+            "--codec-auth",
+            "Bearer tok-show-1",
+        )
+        sealed = await run_temporal_cli(stack.server.address, *show)
+    plain = [base64.b64decode(p["data"]) for p in payloads_in(decoded)]
+    assert any(CUSTOMER.encode() in data for data in plain)
+    assert CUSTOMER not in sealed
+    encodings = {base64.b64decode(p["metadata"]["encoding"]) for p in payloads_in(decoded)}
+    assert b"binary/encrypted" not in encodings
 
 
 async def test_rotation_keeps_in_flight_sagas_readable_and_seals_new_data_with_the_new_key(
