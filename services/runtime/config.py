@@ -62,7 +62,16 @@ class TemporalSettings(BaseSettings):
         default_factory=CodecSettings, description="payload encryption (RTW_CODEC_*)"
     )
 
-    @field_validator("address", mode="before")
+    @field_validator(
+        "address",
+        "api_key",
+        "api_key_file",
+        "tls_client_cert_path",
+        "tls_client_key_path",
+        "tls_server_ca_cert_path",
+        "tls_server_name",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`TEMPORAL_ADDRESS=` (empty) means unset, as shells and Compose files expect."""

@@ -20,6 +20,7 @@ from tenacity import (
 )
 
 from services.runtime.config import CodecSettings, TemporalSettings
+from services.runtime.connect_errors import explain, is_refusal
 from services.runtime.plugin import RtwPlugin
 
 logger = logging.getLogger(__name__)
@@ -31,23 +32,29 @@ class ConfigurationError(RuntimeError):
     """Settings that cannot work (a missing file, an unreadable key)."""
 
 
+class TemporalAccessError(ConfigurationError):
+    """The server (or a proxy before it) refused this client's certificate, name or key."""
+
+
 def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
     """Build the SDK TLS config from file paths (files are read, contents never logged)."""
     if not settings.tls_enabled:
         return False
 
-    def read(path: object) -> bytes | None:
+    def read(path: Path | None, variable: str) -> bytes | None:
         if path is None:
             return None
         try:
-            return Path(str(path)).read_bytes()
+            return path.read_bytes()
         except OSError as exc:
-            raise ConfigurationError(f"cannot read TLS file {path}: {exc.strerror}") from exc
+            raise ConfigurationError(f"cannot read {variable} {path}: {exc.strerror}") from exc
 
     return TLSConfig(
-        server_root_ca_cert=read(settings.tls_server_ca_cert_path),
-        client_cert=read(settings.tls_client_cert_path),
-        client_private_key=read(settings.tls_client_key_path),
+        server_root_ca_cert=read(
+            settings.tls_server_ca_cert_path, "TEMPORAL_TLS_SERVER_CA_CERT_PATH"
+        ),
+        client_cert=read(settings.tls_client_cert_path, "TEMPORAL_TLS_CLIENT_CERT_PATH"),
+        client_private_key=read(settings.tls_client_key_path, "TEMPORAL_TLS_CLIENT_KEY_PATH"),
         domain=settings.tls_server_name,
     )
 
@@ -70,8 +77,13 @@ def payload_codec(settings: CodecSettings) -> PayloadCodec | None:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Connection refused and the like: worth another try; bad settings are not."""
-    return isinstance(exc, RuntimeError) and not isinstance(exc, ConfigurationError)
+    """Connection refused and the like: worth another try; bad settings and a refused
+    certificate are not."""
+    return (
+        isinstance(exc, RuntimeError)
+        and not isinstance(exc, ConfigurationError)
+        and not is_refusal(exc)
+    )
 
 
 async def connect(
@@ -109,20 +121,26 @@ async def connect(
         api_key_file=settings.api_key_file,
     )
 
-    async for attempt in AsyncRetrying(
+    retrying = AsyncRetrying(
         stop=stop_after_delay(retry_for_seconds),
         wait=wait_exponential(multiplier=0.2, max=5),
         retry=retry_if_exception(_is_transient),
         before_sleep=before_sleep_log(logger, logging.WARNING if log_retries else logging.DEBUG),
         reraise=True,
-    ):
-        with attempt:
-            return await Client.connect(
-                address,
-                namespace=settings.namespace,
-                api_key=api_key,
-                tls=tls,
-                plugins=[plugin],
-                runtime=runtime,
-            )
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                return await Client.connect(
+                    address,
+                    namespace=settings.namespace,
+                    api_key=api_key,
+                    tls=tls,
+                    plugins=[plugin],
+                    runtime=runtime,
+                )
+    except RuntimeError as exc:
+        if isinstance(exc, ConfigurationError) or (hint := explain(exc, settings)) is None:
+            raise
+        raise TemporalAccessError(f"cannot connect to {address}: {hint}") from exc
     raise AssertionError("unreachable")  # pragma: no cover
