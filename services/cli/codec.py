@@ -1,21 +1,17 @@
-"""`rtw codec-server` and `rtw codec-key`: the payload codec's operator commands."""
+"""`rtw codec-server`, `rtw codec-key`, `rtw codec-token`: the payload codec's operator commands."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
-codec_app = typer.Typer(help="Payload encryption: the codec server and keys.", no_args_is_help=True)
+PortOption = Annotated[int | None, typer.Option(help="listen port (env RTW_CODEC_SERVER_PORT)")]
 
 
-@codec_app.command("server")
-def codec_server(
-    port: Annotated[
-        int | None, typer.Option(help="listen port (env RTW_CODEC_SERVER_PORT)")
-    ] = None,
-) -> None:
+def codec_server(port: PortOption = None) -> None:
     """Serve Temporal's remote codec protocol (/encode, /decode) for the Web UI and CLI."""
     from services.codec_server import CodecServerSettings, serve
     from services.runtime.config import describe_settings_error, load_settings
@@ -39,8 +35,50 @@ def codec_server(
         raise typer.Exit(2) from None
 
 
-def codec_key() -> None:
-    """Print a fresh random key (base64 of 32 bytes) for RTW_CODEC_KEYS_FILE."""
-    from services.runtime.codec import new_key as make
+def codec_key(
+    keys_file: Annotated[
+        Path | None, typer.Option(help="add the new key to this keys file (created if missing)")
+    ] = None,
+    key_id: Annotated[str | None, typer.Option(help="id of the new key (with --keys-file)")] = None,
+    activate: Annotated[
+        bool, typer.Option(help="make the new key the one new payloads are encrypted with")
+    ] = False,
+    if_missing: Annotated[
+        bool, typer.Option(help="do nothing when --keys-file exists (first-start jobs)")
+    ] = False,
+) -> None:
+    """Print a fresh key, or add one to a keys file (never removing old keys)."""
+    from services.runtime.codec import new_key
+    from services.runtime.keyfiles import add_key
 
-    typer.echo(make())
+    if keys_file is None:
+        typer.echo(new_key())
+        return
+    if key_id is None:
+        typer.echo("rtw: --key-id is required with --keys-file", err=True)
+        raise typer.Exit(2)
+    if if_missing and keys_file.exists():
+        typer.echo(f"{keys_file} exists; left as it is")
+        return
+    try:
+        created = add_key(keys_file, key_id, activate=activate)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        typer.echo(f"rtw: cannot update {keys_file}: {reason}", err=True)
+        raise typer.Exit(2) from None
+    state = "created with" if created else ("added and activated" if activate else "added")
+    typer.echo(f"{keys_file}: {state} key {key_id!r}")
+
+
+def codec_token(
+    file: Annotated[Path, typer.Option(help="token file to write (RTW_CODEC_SERVER_TOKEN_FILE)")],
+    if_missing: Annotated[bool, typer.Option(help="do nothing when the file exists")] = False,
+) -> None:
+    """Write a fresh random bearer token for the codec server (never printed)."""
+    from services.runtime.keyfiles import write_token
+
+    if if_missing and file.exists():
+        typer.echo(f"{file} exists; left as it is")
+        return
+    write_token(file)
+    typer.echo(f"wrote a new token to {file}")
