@@ -238,6 +238,6 @@ def test_payloads_are_encrypted_and_the_ui_decodes_through_the_codec_server(
     assert server["volumes"] == [CODEC_MOUNT]
     ui = services["temporal-ui"]["environment"]
     assert ui["TEMPORAL_CODEC_ENDPOINT"] == "http://localhost:8888"
-    assert ["127.0.0.1:8888:8888"] == server["ports"]
+    assert server["ports"] == ["127.0.0.1:8888:8888"]
     # keys and token are made in the volume at first start, never kept in the repository
     assert "--if-missing" in services["rtw-codec-init"]["command"][0]
