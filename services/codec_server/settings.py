@@ -28,7 +28,7 @@ class CodecServerSettings(BaseSettings):
         default=["http://localhost:8233"],
         description="comma-separated browser origins allowed to call it (the Web UI's)",
     )
-    host: str = "0.0.0.0"  # nosec B104 - a container's service port; the NetworkPolicy limits it
+    host: str = "0.0.0.0"  # nosec B104  # a container's service port; the NetworkPolicy limits it
     port: int = Field(default=8888, ge=0, le=65535)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0, description="larger bodies: 413")
 
