@@ -103,3 +103,22 @@ def test_incomplete_codec_values_fail_with_what_to_set(
     result = template(helm, sets=sets)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    "inline",
+    [
+        "temporal.apiKey.value=rtw-apikey-SENTINEL",
+        "temporal.tls.clientKey=SENTINEL",
+        "codec.keys=SENTINEL",
+        "codecServer.tokens.value=SENTINEL",
+        "database.url=postgresql://u:SENTINEL@db/rtw",
+    ],
+)
+def test_a_secret_cannot_be_inlined_into_values(helm: str, inline: str) -> None:
+    """Secrets are referenced (existingSecret), never inlined: the schema has no place for
+    them, so `helm template` refuses rather than rendering one into a manifest."""
+    result = template(helm, sets=[inline])
+    assert result.returncode != 0
+    assert "SENTINEL" not in result.stdout
+    assert "additional properties" in result.stderr.lower() or "not allowed" in result.stderr
