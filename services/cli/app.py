@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from services.bench import bench_app
 from services.chaos.cli import chaos
 from services.cli._support import print_json, run_client_command, settings_or_exit
-from services.cli.codec import codec_key, codec_server, codec_token
+from services.cli.codec import codec_init, codec_key, codec_server, codec_token
 from services.cli.ping import ping
 from services.cli.state import db_app, notifications_app, payments_app
 from services.contracts import OrderInput, TaskQueue
@@ -39,6 +39,7 @@ app.add_typer(bench_app, name="bench")
 app.command("codec-server")(codec_server)
 app.command("codec-key")(codec_key)
 app.command("codec-token")(codec_token)
+app.command("codec-init")(codec_init)
 app.command("chaos")(chaos)
 app.command("ping")(ping)
 

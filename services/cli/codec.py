@@ -1,4 +1,5 @@
-"""`rtw codec-server`, `rtw codec-key`, `rtw codec-token`: the payload codec's operator commands."""
+"""`rtw codec-server`, `codec-key`, `codec-token`, `codec-init`: the payload codec's operator
+commands."""
 
 from __future__ import annotations
 
@@ -82,3 +83,20 @@ def codec_token(
         return
     write_token(file)
     typer.echo(f"wrote a new token to {file}")
+
+
+def codec_init(
+    directory: Annotated[Path, typer.Argument(help="where keys.json and tokens go")],
+    key_id: Annotated[str, typer.Option(help="id of the first key")] = "k1",
+) -> None:
+    """Make a keys file and a codec-server token in DIRECTORY, each only if missing (a
+    stack's first start, e.g. Compose's rtw-codec-init)."""
+    from services.runtime.keyfiles import add_key, write_token
+
+    keys, tokens = directory / "keys.json", directory / "tokens"
+    if not keys.exists():
+        add_key(keys, key_id, activate=True)
+        typer.echo(f"{keys}: created with key {key_id!r}")
+    if not tokens.exists():
+        write_token(tokens)
+        typer.echo(f"{tokens}: created")

@@ -51,3 +51,24 @@ def test_tokens_are_random_and_private(tmp_path: Path) -> None:
     assert first.read_text() != second.read_text()
     assert len(first.read_text().strip()) >= 40
     assert stat.S_IMODE(first.stat().st_mode) == 0o600
+
+
+def test_codec_init_makes_keys_and_token_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def init() -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "services", "codec-init", str(tmp_path), "--key-id", "c-1"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    assert "created" in init()
+    keys, token = (tmp_path / "keys.json").read_text(), (tmp_path / "tokens").read_text()
+    assert KeyRing.parse(keys.encode()).active == "c-1"
+    assert "created" not in init()  # a second start keeps both
+    assert (tmp_path / "keys.json").read_text() == keys
+    assert (tmp_path / "tokens").read_text() == token
+    assert token.strip() not in init()
