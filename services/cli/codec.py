@@ -94,9 +94,15 @@ def codec_init(
     from services.runtime.keyfiles import add_key, write_token
 
     keys, tokens = directory / "keys.json", directory / "tokens"
-    if not keys.exists():
-        add_key(keys, key_id, activate=True)
-        typer.echo(f"{keys}: created with key {key_id!r}")
-    if not tokens.exists():
-        write_token(tokens)
-        typer.echo(f"{tokens}: created")
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not keys.exists():
+            add_key(keys, key_id, activate=True)
+            typer.echo(f"{keys}: created with key {key_id!r}")
+        if not tokens.exists():
+            write_token(tokens)
+            typer.echo(f"{tokens}: created")
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        typer.echo(f"rtw: cannot initialise {directory}: {reason}", err=True)
+        raise typer.Exit(2) from None

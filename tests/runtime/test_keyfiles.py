@@ -57,18 +57,20 @@ def test_codec_init_makes_keys_and_token_once(tmp_path: Path) -> None:
     import subprocess
     import sys
 
+    directory = tmp_path / "new" / "codec"  # made if missing
+
     def init() -> str:
         return subprocess.run(
-            [sys.executable, "-m", "services", "codec-init", str(tmp_path), "--key-id", "c-1"],
+            [sys.executable, "-m", "services", "codec-init", str(directory), "--key-id", "c-1"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
 
     assert "created" in init()
-    keys, token = (tmp_path / "keys.json").read_text(), (tmp_path / "tokens").read_text()
+    keys, token = (directory / "keys.json").read_text(), (directory / "tokens").read_text()
     assert KeyRing.parse(keys.encode()).active == "c-1"
     assert "created" not in init()  # a second start keeps both
-    assert (tmp_path / "keys.json").read_text() == keys
-    assert (tmp_path / "tokens").read_text() == token
+    assert (directory / "keys.json").read_text() == keys
+    assert (directory / "tokens").read_text() == token
     assert token.strip() not in init()
