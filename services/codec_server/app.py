@@ -8,7 +8,6 @@ never logged.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -18,29 +17,13 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
+from services.codec_server.auth import Authenticator
 from services.runtime.codec import CodecIntegrityError, CodecKeyError, EncryptionCodec
-from services.runtime.watched_file import WatchedFile
 
 logger = logging.getLogger(__name__)
 
 #: Headers the Web UI sends with codec requests.
 ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-Namespace"]
-
-
-def parse_tokens(raw: bytes) -> frozenset[str]:
-    """Accepted tokens: one per line, blank lines ignored (two during a token rotation)."""
-    tokens = frozenset(line.strip() for line in raw.decode("utf-8").splitlines() if line.strip())
-    if not tokens:
-        raise ValueError("the token file holds no token")
-    return tokens
-
-
-def _authorised(header: str | None, tokens: frozenset[str]) -> bool:
-    if not header or not header.startswith("Bearer "):
-        return False
-    offered = header.removeprefix("Bearer ").strip().encode()
-    # compare against every token, in constant time per token
-    return any([hmac.compare_digest(offered, token.encode()) for token in tokens])
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -50,7 +33,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def build_app(
     codec: EncryptionCodec,
-    tokens: WatchedFile[frozenset[str]],
+    auth: Authenticator,
     *,
     cors_origins: Sequence[str],
     max_body_bytes: int = 4 * 1024 * 1024,
@@ -59,7 +42,7 @@ def build_app(
 
     Args:
         codec: the payload codec (the same keys file the workers use).
-        tokens: the accepted bearer tokens, re-read when their file changes.
+        auth: who may call (static tokens, forwarded access tokens).
         cors_origins: browser origins allowed to call (the Web UI's).
         max_body_bytes: larger request bodies are refused with 413.
     """
@@ -68,7 +51,7 @@ def build_app(
     async def transform(
         request: Request, convert: Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
     ) -> Response:
-        if not _authorised(request.headers.get("authorization"), tokens.current()):
+        if not await auth.allows(request.headers.get("authorization")):
             logger.warning("refused a %s request: missing or wrong bearer token", request.url.path)
             return _error(401, "a valid bearer token is required")
         body = await request.body()

@@ -6,9 +6,11 @@ import logging
 import signal
 from types import FrameType
 
+import jwt
 import uvicorn
 
-from services.codec_server.app import build_app, parse_tokens
+from services.codec_server.app import build_app
+from services.codec_server.auth import Authenticator, JwtPolicy, parse_tokens
 from services.codec_server.settings import CodecServerSettings
 from services.runtime.codec import EncryptionCodec
 from services.runtime.connection import ConfigurationError, payload_codec
@@ -26,21 +28,31 @@ def serve(settings: CodecServerSettings) -> None:
     codec = payload_codec(settings.codec)
     if not isinstance(codec, EncryptionCodec):
         raise ConfigurationError("RTW_CODEC_KEYS_FILE must be set: the codec server needs keys")
-    if settings.token_file is None:
+    if settings.token_file is None and settings.jwks_url is None:
         raise ConfigurationError(
-            "RTW_CODEC_SERVER_TOKEN_FILE must be set: the codec server never runs without auth"
+            "set RTW_CODEC_SERVER_TOKEN_FILE and/or RTW_CODEC_SERVER_JWKS_URL: the codec server "
+            "never runs without auth"
         )
-    try:
-        tokens = WatchedFile(settings.token_file, parse_tokens)
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot read RTW_CODEC_SERVER_TOKEN_FILE {settings.token_file}: {exc.strerror}"
-        ) from exc
-    except ValueError as exc:
-        raise ConfigurationError(f"RTW_CODEC_SERVER_TOKEN_FILE: {exc}") from exc
+    tokens = None
+    if settings.token_file is not None:
+        try:
+            tokens = WatchedFile(settings.token_file, parse_tokens)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot read RTW_CODEC_SERVER_TOKEN_FILE {settings.token_file}: {exc.strerror}"
+            ) from exc
+        except ValueError as exc:
+            raise ConfigurationError(f"RTW_CODEC_SERVER_TOKEN_FILE: {exc}") from exc
+    policy = None
+    if settings.jwks_url is not None and settings.jwt_audience is not None:
+        policy = JwtPolicy(
+            jwks=jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300, timeout=5),
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+        )
     app = build_app(
         codec,
-        tokens,
+        Authenticator(tokens=tokens, jwt_policy=policy),
         cors_origins=settings.cors_origins,
         max_body_bytes=settings.max_body_bytes,
     )

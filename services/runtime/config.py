@@ -38,6 +38,12 @@ class CodecSettings(BaseSettings):
         "unset: payloads are plain JSON",
     )
 
+    @field_validator("keys_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`RTW_CODEC_KEYS_FILE=` (empty) means no encryption."""
+        return None if isinstance(value, str) and not value.strip() else value
+
 
 class TemporalSettings(BaseSettings):
     """How to reach Temporal; Temporal's own environment variable names."""

@@ -91,7 +91,7 @@ def test_secrets_are_referenced_never_inlined(codec: list[Manifest]) -> None:
         (["codecServer.enabled=true"], "codec.existingSecret is empty"),
         (
             ["codecServer.enabled=true", "codec.existingSecret=keys"],
-            "codecServer.tokens.existingSecret is empty",
+            "nor codecServer.oidc.jwksUrl is set",
         ),
         (["workerDefaults.env.RTW_CODEC_KEYS_FILE=/x"], "codec.existingSecret"),
         (["codecServer.corsOrigins={temporal-ui.example.com}"], "corsOrigins"),
@@ -122,3 +122,42 @@ def test_a_secret_cannot_be_inlined_into_values(helm: str, inline: str) -> None:
     assert result.returncode != 0
     assert "SENTINEL" not in result.stdout
     assert "additional properties" in result.stderr.lower() or "not allowed" in result.stderr
+
+
+def test_the_web_uis_identity_provider_can_vouch_for_people(codec: list[Manifest]) -> None:
+    deployment = by_kind(codec, "Deployment")["codec-server"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RTW_CODEC_SERVER_JWKS_URL"] == "https://login.example.com/.well-known/jwks.json"
+    assert env["RTW_CODEC_SERVER_JWT_AUDIENCE"] == "temporal-ui"
+    assert env["RTW_CODEC_SERVER_JWT_ISSUER"] == "https://login.example.com/"
+    egress = by_kind(codec, "NetworkPolicy")["codec-server"]["spec"]["egress"]
+    assert {"port": 443, "protocol": "TCP"} in [p for rule in egress for p in rule["ports"]]
+
+
+def test_oidc_alone_needs_no_token_secret(helm: str) -> None:
+    objs = load(
+        render(
+            helm,
+            sets=[
+                "codec.existingSecret=keys",
+                "codecServer.enabled=true",
+                "codecServer.oidc.jwksUrl=https://idp.example/jwks.json",
+                "codecServer.oidc.audience=temporal-ui",
+            ],
+        )
+    )
+    pod = by_kind(objs, "Deployment")["codec-server"]["spec"]["template"]["spec"]
+    assert "codec-tokens" not in {v["name"] for v in pod["volumes"]}
+    env = {e["name"] for e in pod["containers"][0]["env"]}
+    assert "RTW_CODEC_SERVER_TOKEN_FILE" not in env
+    result = template(
+        helm,
+        sets=[
+            "codec.existingSecret=keys",
+            "codecServer.enabled=true",
+            "codecServer.oidc.jwksUrl=https://idp.example/jwks.json",
+        ],
+    )
+    assert result.returncode != 0
+    assert "codecServer.oidc.audience is empty" in result.stderr

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jwt
 import pytest
+from aiohttp import web
 
+from services.runtime.devserver import free_port
 from tests.security.codec_server import codec_server_process, wait_healthy
 from tests.security.keys import fresh_keys, write_keys
 
@@ -149,3 +153,93 @@ async def test_nothing_of_payloads_or_tokens_reaches_the_log(server: tuple[str, 
     assert "refused a /decode request" in text  # the log is written, and read here
     for secret in (PRIVATE, TOKEN, "tok-wrong-9", encoded["payloads"][0]["data"]):
         assert secret not in text
+
+
+class IdentityProvider:
+    """A stand-in OIDC provider: its JWKS served over real HTTP, tokens it signs."""
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "idp-1"
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> IdentityProvider:
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        jwks = {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+
+        async def serve(_: web.Request) -> web.Response:
+            return web.json_response(jwks)
+
+        app = web.Application()
+        app.router.add_get("/jwks.json", serve)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}/jwks.json"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    def token(self, *, key: Any = None, **claims: Any) -> str:
+        body = {"aud": "temporal-ui", "iss": "https://idp.test", "sub": "alice", **claims}
+        body.setdefault("exp", int(time.time()) + 300)
+        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": self.kid})
+
+
+@pytest.fixture(scope="module")
+async def idp_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[str, IdentityProvider]]:
+    directory = tmp_path_factory.mktemp("codec-oidc")
+    keys = write_keys(directory / "keys.json", "k1", fresh_keys("k1"))
+    async with IdentityProvider() as idp:
+        env = {
+            "RTW_CODEC_SERVER_JWKS_URL": idp.url,
+            "RTW_CODEC_SERVER_JWT_AUDIENCE": "temporal-ui",
+            "RTW_CODEC_SERVER_JWT_ISSUER": "https://idp.test",
+        }
+        with codec_server_process(keys, None, directory / "log", extra_env=env) as url:
+            await wait_healthy(url)
+            yield url, idp
+
+
+async def test_the_web_uis_forwarded_access_token_is_verified(
+    idp_server: tuple[str, IdentityProvider],
+) -> None:
+    """With the UI's "pass access token", the signed-in person's OIDC token is the bearer."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    url, idp = idp_server
+    status, _ = await post(url, "/encode", body(b"1"), token=idp.token())
+    assert status == 200
+    refused = {
+        "expired": idp.token(exp=int(time.time()) - 60),
+        "other audience": idp.token(aud="another-app"),
+        "other issuer": idp.token(iss="https://evil.test"),
+        "foreign signer": idp.token(
+            key=rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        ),
+        "unsigned": jwt.encode(
+            {"aud": "temporal-ui", "exp": int(time.time()) + 60}, "", algorithm="none"
+        ),
+        "not a token": "opaque-string",
+    }
+    for case, token in refused.items():
+        status, _ = await post(url, "/decode", body(b"1"), token=token)
+        assert status == 401, case
+
+
+def test_a_jwks_without_an_audience_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from services.codec_server import CodecServerSettings
+
+    monkeypatch.setenv("RTW_CODEC_SERVER_JWKS_URL", "https://idp.test/jwks.json")
+    with pytest.raises(ValidationError, match="RTW_CODEC_SERVER_JWT_AUDIENCE is required"):
+        CodecServerSettings()

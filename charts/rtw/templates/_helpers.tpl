@@ -391,8 +391,11 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{- if and $cs.enabled (not .Values.codec.existingSecret) -}}
 {{- fail "codecServer.enabled is true but codec.existingSecret is empty: the codec server needs the keys the workers use; set codec.existingSecret." -}}
 {{- end -}}
-{{- if and $cs.enabled (not $cs.tokens.existingSecret) -}}
-{{- fail "codecServer.enabled is true but codecServer.tokens.existingSecret is empty: the codec server never runs without auth; create a Secret with the accepted bearer tokens and set codecServer.tokens.existingSecret." -}}
+{{- if and $cs.enabled (not $cs.tokens.existingSecret) (not $cs.oidc.jwksUrl) -}}
+{{- fail "codecServer.enabled is true but neither codecServer.tokens.existingSecret nor codecServer.oidc.jwksUrl is set: the codec server never runs without auth; create a Secret with the accepted bearer tokens and set codecServer.tokens.existingSecret, or set codecServer.oidc (the Web UI's identity provider)." -}}
+{{- end -}}
+{{- if and $cs.enabled $cs.oidc.jwksUrl (not $cs.oidc.audience) -}}
+{{- fail "codecServer.oidc.jwksUrl is set but codecServer.oidc.audience is empty: set the audience of the Web UI's access tokens, so tokens minted for other applications cannot open payloads." -}}
 {{- end -}}
 {{- if not (regexMatch "^(\\[[0-9a-fA-F:]+\\]|[^:/\\s]+):[0-9]+$" $t.address) -}}
 {{- fail (printf "temporal.address %q must be host:port, e.g. temporal-frontend.temporal:7233 (no scheme)." $t.address) -}}
