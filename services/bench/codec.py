@@ -207,6 +207,8 @@ def markdown(meta: dict[str, Any], micro: dict[str, float], summary: dict[str, A
         "",
         f"- when: {meta['started_at']}; machine: {meta['machine']} ({meta['cpus']} CPUs)",
         f"- command: `{meta['command']}`",
+        f"- machine load (1-minute average) at start and end: {meta['load_average_1m'][0]}, "
+        f"{meta['load_average_1m'][1]} (other work on the machine is noise in both variants)",
         f"- {meta['sagas']} sagas per block after {meta['warmup']} warm-up sagas, concurrency "
         f"{meta['concurrency']}, {meta['blocks']} interleaved blocks, each on a fresh dev server "
         "and fresh worker processes; modules byte-compiled first",
@@ -238,6 +240,7 @@ async def run_codec_bench(
     """Measure, write JSON and markdown under `config.out_dir`, return their paths."""
     compileall.compile_dir(str(SERVICES_DIR), quiet=1)
     started = datetime.now(UTC)
+    load_before = os.getloadavg()[0]
     micro = await measure_codec(config.codec_rounds)
     blocks = [await run_block(VARIANTS[i % 2], i, config) for i in range(config.blocks)]
     summary = summarize(blocks)
@@ -250,6 +253,7 @@ async def run_codec_bench(
         "warmup": config.warmup,
         "concurrency": config.concurrency,
         "blocks": config.blocks,
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     config.out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"codec-{started.strftime('%Y%m%dT%H%M%SZ')}"
