@@ -133,3 +133,21 @@ async def test_the_same_change_behind_a_patch_replays() -> None:
     )
 
     assert result.replay_failure is None, repr(result.replay_failure)
+
+
+async def test_histories_replay_with_encryption_turned_on() -> None:
+    """Turning the codec on must not break runs recorded before it: plain payloads pass."""
+    # imported here: this module's workflows are loaded into the sandbox, cryptography is not
+    from services.runtime.codec import EncryptionCodec, KeyRing
+
+    codec = EncryptionCodec(KeyRing(active="k1", keys={"k1": bytes(range(32))}))
+    histories = [load(f) for f in FILES]
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    results = await history_replayer(WORKFLOWS, codec=codec).replay_workflows(
+        each(), raise_on_replay_failure=False
+    )
+    assert results.replay_failures == {}

@@ -172,14 +172,14 @@ Call with (dict "root" $ "queue" "payments"); returns YAML (use fromYaml).
 {{- end -}}
 {{- $from = ternary $where "workerDefaults" (hasKey $own "extraVolumes") -}}
 {{- range $w.extraVolumes -}}
-{{- if has .name (list "tmp" "data" "temporal-api-key" "temporal-tls") -}}
-{{- fail (printf "%s.extraVolumes: the volume name %q is the chart's own (tmp, data, temporal-api-key, temporal-tls); choose another name." $from .name) -}}
+{{- if has .name (list "tmp" "data" "temporal-api-key" "temporal-tls" "codec-keys") -}}
+{{- fail (printf "%s.extraVolumes: the volume name %q is the chart's own (tmp, data, temporal-api-key, temporal-tls, codec-keys); choose another name." $from .name) -}}
 {{- end -}}
 {{- end -}}
 {{- $from = ternary $where "workerDefaults" (hasKey $own "extraVolumeMounts") -}}
 {{- range $w.extraVolumeMounts -}}
-{{- if has (trimSuffix "/" .mountPath) (list "/tmp" "/var/lib/rtw" "/etc/rtw/temporal-api-key" "/etc/rtw/temporal-tls") -}}
-{{- fail (printf "%s.extraVolumeMounts: mountPath %q is used by the chart (/tmp, /var/lib/rtw, /etc/rtw/temporal-api-key, /etc/rtw/temporal-tls); mount below another path." $from .mountPath) -}}
+{{- if has (trimSuffix "/" .mountPath) (list "/tmp" "/var/lib/rtw" "/etc/rtw/temporal-api-key" "/etc/rtw/temporal-tls" "/etc/rtw/codec") -}}
+{{- fail (printf "%s.extraVolumeMounts: mountPath %q is used by the chart (/tmp, /var/lib/rtw, /etc/rtw/temporal-api-key, /etc/rtw/temporal-tls, /etc/rtw/codec); mount below another path." $from .mountPath) -}}
 {{- end -}}
 {{- end -}}
 {{- toYaml $w -}}
@@ -191,7 +191,9 @@ database.existingSecret. Call with (dict "name" "TEMPORAL_ADDRESS" "where" "work
 */}}
 {{- define "rtw.checkEnvName" -}}
 {{- $use := "" -}}
-{{- if eq .name "RTW_DATABASE_URL" -}}
+{{- if hasPrefix "RTW_CODEC_" .name -}}
+{{- $use = "codec.existingSecret (the keys file is mounted from the Secret)" -}}
+{{- else if eq .name "RTW_DATABASE_URL" -}}
 {{- $use = "database.existingSecret (a Secret holding the postgresql:// URL under database.secretKey); the URL never goes into values" -}}
 {{- else if eq .name "TEMPORAL_ADDRESS" -}}
 {{- $use = "temporal.address" -}}
@@ -244,6 +246,9 @@ TEMPORAL_TLS_SERVER_CA_CERT_PATH: "/etc/rtw/temporal-tls/server-ca.crt"
 {{- end }}
 {{- if $v.temporal.apiKey.existingSecret }}
 TEMPORAL_API_KEY_FILE: "/etc/rtw/temporal-api-key/api-key"
+{{- end }}
+{{- if $v.codec.existingSecret }}
+RTW_CODEC_KEYS_FILE: "/etc/rtw/codec/keys.json"
 {{- end }}
 {{- if $v.otel.endpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ $v.otel.endpoint | quote }}
@@ -315,6 +320,7 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{/* Volumes for the Temporal credentials (shared by workers and the test Job). */}}
 {{- define "rtw.credentialVolumes" -}}
 {{- $t := .Values.temporal -}}
+{{- include "rtw.codecVolume" . }}
 {{- if $t.apiKey.existingSecret }}
 - name: temporal-api-key
   secret:
@@ -345,6 +351,7 @@ list; empty without a database. The URL may hold a password, so it never enters 
 
 {{- define "rtw.credentialVolumeMounts" -}}
 {{- $t := .Values.temporal -}}
+{{- include "rtw.codecVolumeMount" . }}
 {{- if $t.apiKey.existingSecret }}
 - name: temporal-api-key
   mountPath: /etc/rtw/temporal-api-key
@@ -357,6 +364,27 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{- end }}
 {{- end -}}
 
+{{/* The payload-encryption keys file (workers, the test Job, the codec server). */}}
+{{- define "rtw.codecVolume" -}}
+{{- with .Values.codec.existingSecret }}
+- name: codec-keys
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+    items:
+      - key: {{ $.Values.codec.secretKey }}
+        path: keys.json
+{{- end }}
+{{- end -}}
+
+{{- define "rtw.codecVolumeMount" -}}
+{{- if .Values.codec.existingSecret }}
+- name: codec-keys
+  mountPath: /etc/rtw/codec
+  readOnly: true
+{{- end }}
+{{- end -}}
+
 {{/* Checks of chart-wide values that the schema cannot express. */}}
 {{- define "rtw.validate" -}}
 {{- $t := .Values.temporal -}}
@@ -365,6 +393,16 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{- end -}}
 {{- if and $t.tls.existingSecret (ne (empty $t.tls.clientCertKey) (empty $t.tls.clientKeyKey)) -}}
 {{- fail "temporal.tls: set both clientCertKey and clientKeyKey for mTLS, or leave both empty." -}}
+{{- end -}}
+{{- $cs := .Values.codecServer -}}
+{{- if and $cs.enabled (not .Values.codec.existingSecret) -}}
+{{- fail "codecServer.enabled is true but codec.existingSecret is empty: the codec server needs the keys the workers use; set codec.existingSecret." -}}
+{{- end -}}
+{{- if and $cs.enabled (not $cs.tokens.existingSecret) (not $cs.oidc.jwksUrl) -}}
+{{- fail "codecServer.enabled is true but neither codecServer.tokens.existingSecret nor codecServer.oidc.jwksUrl is set: the codec server never runs without auth; create a Secret with the accepted bearer tokens and set codecServer.tokens.existingSecret, or set codecServer.oidc (the Web UI's identity provider)." -}}
+{{- end -}}
+{{- if and $cs.enabled $cs.oidc.jwksUrl (not $cs.oidc.audience) -}}
+{{- fail "codecServer.oidc.jwksUrl is set but codecServer.oidc.audience is empty: set the audience of the Web UI's access tokens, so tokens minted for other applications cannot open payloads." -}}
 {{- end -}}
 {{- if not (regexMatch "^(\\[[0-9a-fA-F:]+\\]|[^:/\\s]+):[0-9]+$" $t.address) -}}
 {{- fail (printf "temporal.address %q must be host:port, e.g. temporal-frontend.temporal:7233 (no scheme)." $t.address) -}}
