@@ -76,11 +76,14 @@ chart-docs: install
 e2e: install tools
 	$(BIN)/python -m pytest -ra -m k8s $(PYTEST_ARGS)
 
-.PHONY: lint  ## ruff (lint + format check) and mypy --strict
+.PHONY: lint  ## ruff, mypy --strict, bandit, hadolint and the dependency pin check
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy services tests
+	$(BIN)/bandit -q -c pyproject.toml -r services
+	$(BIN)/hadolint --no-color Dockerfile
+	$(BIN)/python deploy/tools/check-pins.py
 
 .PHONY: format  ## apply ruff's fixes and formatting
 format: install

@@ -68,7 +68,11 @@ async def local_stack(
         await server.start()
         address, ui_url = server.address, server.ui_url
     # The workers get the data directory as this process resolved it, whatever their cwd.
-    worker_env = {"RTW_DATA_DIR": str(settings.data_dir), **(env or {})}
+    worker_env = {
+        "RTW_DATA_DIR": str(settings.data_dir),
+        **dev_versioning(settings),
+        **(env or {}),
+    }
     stack = LocalStack(address=address, log_dir=log_dir, env=worker_env)
     try:
         await _prepare_state(settings)
@@ -83,6 +87,14 @@ async def local_stack(
         )
         if server is not None:
             await server.stop()
+
+
+def dev_versioning(settings: Settings) -> dict[str, str]:
+    """A development stack makes each start's build current (the newest code wins), unless
+    RTW_PROMOTE_ON_START says otherwise."""
+    if "promote_on_start" in settings.versioning.model_fields_set:
+        return {}
+    return {"RTW_PROMOTE_ON_START": "always"}
 
 
 async def _prepare_state(settings: Settings) -> None:
@@ -148,6 +160,9 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, gateway_port: 
         dev_gateway(settings, addr, port=gateway_port) as gateway,
     ):
         print(f"\nrtw is running against {addr}.")
+        if settings.versioning.worker_versioning:
+            for line in await build_report(settings, addr):
+                print(line)
         if url := _workflows_url(ui, settings.temporal.namespace):
             print(f"Temporal Web UI: {url}")
         if gateway is not None:
@@ -163,6 +178,34 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, gateway_port: 
         print("Press Ctrl+C to stop.\n", flush=True)
         await stop.wait()
     return 0
+
+
+async def build_report(settings: Settings, address: str) -> list[str]:
+    """Which build the workers run, and the workflows still pinned to earlier builds (after
+    a code change they wait for that code; `rtw dev` no longer runs it)."""
+    from services.runtime.deployments import targets, view
+
+    build = settings.versioning.resolved_build_id
+    client = await connect(settings.temporal.model_copy(update={"address": address}))
+    (orchestration,) = [
+        t
+        for t in targets(settings.versioning, prefix=settings.queue_prefix)
+        if t.queue is TaskQueue.ORCHESTRATION
+    ]
+    found = await view(client, orchestration)
+    lines = [f"Workers run build {build} (current: {found.current or 'unversioned'})."]
+    stranded = [v for v in found.versions if v.build_id != build and v.open_pinned]
+    for version in stranded:
+        lines.append(
+            f"  {version.open_pinned} workflow(s) pinned to earlier build {version.build_id} "
+            "wait for its code; to move them onto this build (they replay on the new code):"
+        )
+        lines.append(
+            "    temporal workflow update-options --versioning-override-behavior auto_upgrade "
+            f"--query \"TemporalWorkerDeploymentVersion='{orchestration.deployment}:"
+            f"{version.build_id}' AND ExecutionStatus='Running'\""
+        )
+    return lines
 
 
 #: The demo plays the carrier itself (to show the signals), so its workers do not.

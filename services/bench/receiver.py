@@ -71,6 +71,8 @@ class OtlpReceiver:
     http: bool = False
     http_port: int = 0
     spans: list[ReceivedSpan] = field(default_factory=list)
+    #: Every export request as received (text form), when `keep`: events and status too.
+    requests: list[str] = field(default_factory=list)
     span_count: int = 0
     _server: Any = None
     _http_runner: web.AppRunner | None = None
@@ -103,6 +105,8 @@ class OtlpReceiver:
         self.http_port = int(self._http_runner.addresses[0][1])
 
     def _store(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
+        if self.keep:
+            self.requests.append(str(request))
         for resource_spans in request.resource_spans:
             resource = _attributes(resource_spans.resource.attributes)
             for scope_spans in resource_spans.scope_spans:

@@ -127,9 +127,15 @@ async def _run_sagas(
 
 
 async def run_block(
-    variant: str, index: int, config: BenchConfig, receiver: OtlpReceiver
+    variant: str,
+    index: int,
+    config: BenchConfig,
+    receiver: OtlpReceiver | None,
+    *,
+    extra_env: Mapping[str, str] | None = None,
 ) -> BlockResult:
-    """Run `config.sagas` sagas with tracing `variant` ("off"/"on") on a fresh stack."""
+    """Run `config.sagas` sagas with tracing `variant` ("off"/"on") on a fresh stack;
+    `extra_env` goes to the workers (other benchmarks' variants)."""
     block = f"{index}-{variant}-{uuid.uuid4().hex[:6]}"
     block_dir = config.work_dir / block
     server = DevServer(data_dir=block_dir, port=free_port(), ui_port=None)
@@ -137,8 +143,9 @@ async def run_block(
         "RTW_DATA_DIR": str(block_dir),
         "RTW_LOG_LEVEL": "WARNING",
         "RTW_LOG_FORMAT": "json",
+        **(extra_env or {}),
     }
-    if variant == "on":
+    if variant == "on" and receiver is not None:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
         env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"
         env["OTEL_BSP_SCHEDULE_DELAY"] = str(EXPORT_DELAY_MS)
@@ -147,7 +154,7 @@ async def run_block(
     try:
         await stack.start()
         await _run_sagas(server.address, block, 0, config.warmup, config.concurrency)
-        spans_before = receiver.span_count
+        spans_before = receiver.span_count if receiver else 0
         cpu_before = _worker_cpu(stack)
         began = time.perf_counter()
         latencies, failures = await _run_sagas(
@@ -156,7 +163,7 @@ async def run_block(
         seconds = time.perf_counter() - began
         await asyncio.sleep(SETTLE_SECONDS)  # same for both variants: the last export runs
         cpu_after = _worker_cpu(stack)
-        spans = receiver.span_count - spans_before
+        spans = (receiver.span_count if receiver else 0) - spans_before
     finally:
         await stack.stop()
         await server.stop()

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404  # runs the PostgreSQL server binaries, fixed argv
 import tempfile
 import uuid
 from pathlib import Path
@@ -57,7 +57,7 @@ class TempPostgres:
         cmd = [str(self._bin / args[0]), *args[1:]]
         if self._root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)  # nosec B603  # no shell
 
     def start(self) -> TempPostgres:
         """initdb, then start the server and wait until it accepts connections."""

@@ -223,7 +223,7 @@ async def run_chaos(
     """Run the load and the faults; audit and return the report."""
     run_id = f"chaos-{uuid.uuid4().hex[:6]}"
     report = ChaosReport(profile=profile, config=asdict(config), machine=machine())
-    rng = random.Random(config.seed)
+    rng = random.Random(config.seed)  # nosec B311  # reproducible fault schedule, not security
     pg: TempPostgres | None = None
     if database_url is None:
         pg = TempPostgres().start()

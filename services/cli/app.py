@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from services.bench import bench_app
 from services.chaos.cli import chaos
 from services.cli._support import print_json, run_client_command, settings_or_exit
+from services.cli.codec import codec_init, codec_key, codec_server, codec_token
+from services.cli.deployment import deployment_app
 from services.cli.gateway import gateway
 from services.cli.ping import ping
 from services.cli.state import db_app, notifications_app, payments_app
@@ -36,6 +38,11 @@ app.add_typer(payments_app, name="payments")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+app.add_typer(deployment_app, name="deployment")
+app.command("codec-server")(codec_server)
+app.command("codec-key")(codec_key)
+app.command("codec-token")(codec_token)
+app.command("codec-init")(codec_init)
 app.command("chaos")(chaos)
 app.command("ping")(ping)
 app.command("gateway")(gateway)

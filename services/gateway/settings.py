@@ -15,7 +15,10 @@ class GatewaySettings(BaseSettings):
         env_prefix="RTW_GATEWAY_", extra="ignore", hide_input_in_errors=True
     )
 
-    host: str = Field(default="0.0.0.0", description="address the API listens on")
+    host: str = Field(
+        default="0.0.0.0",  # nosec B104  # a container's service port; the NetworkPolicy limits it
+        description="address the API listens on",
+    )
     port: int = Field(default=8000, ge=0, le=65535, description="API port")
     tokens_file: Path | None = Field(
         default=None,

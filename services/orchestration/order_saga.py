@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey, VersioningBehavior
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -136,7 +136,9 @@ COMPENSATION_RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name=ORDER_SAGA_WORKFLOW)
+# PINNED: an order finishes on the code it started on (up to 24 h of approval wait), so a
+# new build can never break it; a Worker Deployment keeps the old build until it drains.
+@workflow.defn(name=ORDER_SAGA_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED)
 class OrderSaga:
     """One order, end to end. Input is raw JSON, validated first so that a junk payload
     (malformed, undecodable, missing, extra, or under a workflow id other than
@@ -660,3 +662,15 @@ class OrderSaga:
                 type=cause.type or "ApplicationError", message=cause.message, step=step
             )
         return FailureInfo(type=type(cause or err).__name__, message=str(cause or err), step=step)
+
+
+@workflow.defn(name=ORDER_SAGA_WORKFLOW)
+class UnversionedOrderSaga(OrderSaga):
+    """`OrderSaga` for workers with Worker Versioning off: the same workflow without a
+    versioning behavior (a server refuses one from an unversioned worker). Kept in this
+    module so that a run's sandbox imports nothing more."""
+
+    @workflow.run
+    async def run(self, *args: Any) -> OrderStatus:
+        """See `OrderSaga.run`."""
+        return await super().run(*args)

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts import (
@@ -24,7 +24,8 @@ with workflow.unsafe.imports_passed_through():
 PING_TIMEOUT = timedelta(seconds=20)
 
 
-@workflow.defn(name=PING_WORKFLOW)
+# PINNED: a run lasts seconds; pinning it to the current build is what makes it a probe of it.
+@workflow.defn(name=PING_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED)
 class Ping:
     """Runs each queue's no-op `<queue>.ping` activity once, in parallel; fails with the
     queue that did not answer in time."""
@@ -47,3 +48,15 @@ class Ping:
             )
         )
         return PingResult(answers=list(answers))
+
+
+@workflow.defn(name=PING_WORKFLOW)
+class UnversionedPing(Ping):
+    """`Ping` for workers with Worker Versioning off: the same workflow without a
+    versioning behavior (a server refuses one from an unversioned worker). Kept in this
+    module so that a run's sandbox imports nothing more."""
+
+    @workflow.run
+    async def run(self, request: PingRequest) -> PingResult:
+        """See `Ping.run`."""
+        return await super().run(request)

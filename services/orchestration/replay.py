@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
+from temporalio.converter import PayloadCodec
 from temporalio.worker import Replayer
 
 from services.contracts import TaskQueue
@@ -15,15 +17,17 @@ from services.runtime.converter import rtw_data_converter
 REPLAY_BUILD_ID = TaskQueue.ORCHESTRATION.value
 
 
-def history_replayer(workflows: Sequence[type] | None = None) -> Replayer:
+def history_replayer(
+    workflows: Sequence[type] | None = None, *, codec: PayloadCodec | None = None
+) -> Replayer:
     """A Replayer set up like the orchestration worker: same workflows, same (pydantic)
-    data converter, and a task queue the workflows accept."""
+    data converter and payload codec, and a task queue the workflows accept."""
     if workflows is None:
         from services.orchestration.worker import WORKFLOWS
 
         workflows = WORKFLOWS
     return Replayer(
         workflows=list(workflows),
-        data_converter=rtw_data_converter,
+        data_converter=dataclasses.replace(rtw_data_converter, payload_codec=codec),
         build_id=REPLAY_BUILD_ID,
     )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts import (
@@ -55,7 +55,8 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=60))
 
 
-@workflow.defn(name=SHIPMENT_WORKFLOW)
+# PINNED, like its parent saga: a parcel's days-long run stays on the build it started on.
+@workflow.defn(name=SHIPMENT_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED)
 class Shipment:
     """One order's parcel from booking to delivered or lost.
 
@@ -178,3 +179,15 @@ class Shipment:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
+
+
+@workflow.defn(name=SHIPMENT_WORKFLOW)
+class UnversionedShipment(Shipment):
+    """`Shipment` for workers with Worker Versioning off: the same workflow without a
+    versioning behavior (a server refuses one from an unversioned worker). Kept in this
+    module so that a run's sandbox imports nothing more."""
+
+    @workflow.run
+    async def run(self, shipment: ShipmentInput) -> ShipmentStatus:
+        """See `Shipment.run`."""
+        return await super().run(shipment)

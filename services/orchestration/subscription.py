@@ -8,7 +8,7 @@ import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -67,7 +67,9 @@ def _refused(message: str) -> ApplicationError:
     return ApplicationError(message, type=SUBSCRIPTION_REFUSED, non_retryable=True)
 
 
-@workflow.defn(name=SUBSCRIPTION_WORKFLOW)
+# AUTO_UPGRADE: a subscription lives for years and must move to each new build at its next
+# task, so changes to this class stay replay-compatible (patching) or wait for continue-as-new.
+@workflow.defn(name=SUBSCRIPTION_WORKFLOW, versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class Subscription:
     """One customer's subscription, for as long as it lives.
 
@@ -288,3 +290,15 @@ class Subscription:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=NOTIFY_RETRY,
         )
+
+
+@workflow.defn(name=SUBSCRIPTION_WORKFLOW)
+class UnversionedSubscription(Subscription):
+    """`Subscription` for workers with Worker Versioning off: the same workflow without a
+    versioning behavior (a server refuses one from an unversioned worker). Kept in this
+    module so that a run's sandbox imports nothing more."""
+
+    @workflow.run
+    async def run(self, sub: SubscriptionInput) -> SubscriptionStatus:
+        """See `Subscription.run`."""
+        return await super().run(sub)

@@ -20,13 +20,19 @@ from services.orchestration.search_attributes import order_search_attributes_reg
 from services.orchestration.settings import OrchestrationSettings
 from services.orchestration.shipment import Shipment
 from services.orchestration.subscription import Subscription
+from services.orchestration.unversioned import UNVERSIONED_WORKFLOWS
 from services.runtime.config import Settings
 from services.runtime.ping import ping_activity_for
 from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
 
-#: Every workflow type this service runs.
+#: Every workflow type this service runs, each with its versioning behavior.
 WORKFLOWS: list[type] = [OrderSaga, Shipment, Subscription, Reconciliation, Ping]
+
+
+def workflows_for(settings: Settings) -> list[type]:
+    """`WORKFLOWS`, or their behavior-free twins when Worker Versioning is off."""
+    return WORKFLOWS if settings.versioning.worker_versioning else UNVERSIONED_WORKFLOWS
 
 
 @asynccontextmanager
@@ -49,7 +55,7 @@ async def orchestration_worker(client: Client, settings: Settings) -> AsyncItera
         outcomes = ReconciliationActivities(client=client)
         yield Worker(
             client,
-            workflows=WORKFLOWS,
+            workflows=workflows_for(settings),
             activities=[
                 claims.claim_order,
                 inventory.reserve,

@@ -23,6 +23,13 @@ from services.payments.ledger_sql import (
 )
 from services.runtime.database import PostgresDatabase
 
+#: Constant SQL (module constants only; values are bound parameters).
+_INSERT = (
+    "INSERT INTO ledger (key, order_id, kind, amount_cents, currency, "  # nosec B608
+    "provider_ref, created_at, parent_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    f"ON CONFLICT (key) DO NOTHING RETURNING {COLUMNS}"
+)
+
 
 def _pg(sql: str) -> bytes:
     """A shared query with PostgreSQL's placeholders."""
@@ -88,9 +95,7 @@ class PostgresLedger:
                     return earlier
                 stored = await _one(
                     conn,
-                    "INSERT INTO ledger (key, order_id, kind, amount_cents, currency, "
-                    "provider_ref, created_at, parent_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                    f"ON CONFLICT (key) DO NOTHING RETURNING {COLUMNS}",
+                    _INSERT,
                     (
                         entry.key,
                         entry.order_id,

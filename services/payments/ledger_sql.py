@@ -28,7 +28,7 @@ def violation_of_unique(detail: str, entry: LedgerEntry) -> LedgerViolationError
 # The queries both backends run, written once with `?` placeholders (SQLite's; the
 # PostgreSQL backend swaps them for `%s`). Times are ISO 8601 strings for SQLite and
 # timestamps for PostgreSQL; the backend converts them.
-SELECT = f"SELECT {COLUMNS} FROM ledger"
+SELECT = f"SELECT {COLUMNS} FROM ledger"  # nosec B608  # module constants only
 
 SAGA_CAPTURE_TOTALS = """
     SELECT c.order_id, c.currency, c.amount_cents, c.created_at,
@@ -38,11 +38,13 @@ SAGA_CAPTURE_TOTALS = """
     WHERE c.kind = 'capture' AND c.parent_key IS NOT NULL AND c.created_at >= ?
     ORDER BY c.seq"""
 
-DANGLING_AUTHORIZATIONS = f"""
-    {SELECT} a WHERE a.kind = 'authorization' AND a.created_at >= ? AND a.created_at < ?
+DANGLING_AUTHORIZATIONS = (
+    SELECT  # nosec B608  # module constants only
+    + """ a WHERE a.kind = 'authorization' AND a.created_at >= ? AND a.created_at < ?
       AND NOT EXISTS (SELECT 1 FROM ledger x WHERE x.parent_key = a.key
                       AND x.kind IN ('capture', 'void'))
     ORDER BY a.seq"""
+)
 
 
 def entries_query(

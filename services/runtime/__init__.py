@@ -13,6 +13,7 @@ from services.runtime.connection import ConfigurationError, connect
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.plugin import RtwPlugin
 from services.runtime.telemetry import Telemetry, start_telemetry
+from services.runtime.versioning import VersioningSettings
 from services.runtime.worker_host import WorkerFactory, WorkerHost, worker_options
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Telemetry",
     "TelemetrySettings",
     "TemporalSettings",
+    "VersioningSettings",
     "WorkerFactory",
     "WorkerHost",
     "WorkerTuning",

@@ -16,6 +16,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.contracts import TaskQueue, queue_name
+from services.runtime.versioning import VersioningSettings
 
 
 class LogFormat(StrEnum):
@@ -23,6 +24,26 @@ class LogFormat(StrEnum):
 
     JSON = "json"
     CONSOLE = "console"
+
+
+class CodecSettings(BaseSettings):
+    """Payload encryption (off unless a keys file is given)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RTW_CODEC_", extra="ignore", hide_input_in_errors=True
+    )
+
+    keys_file: Path | None = Field(
+        default=None,
+        description='JSON {"active": id, "keys": {id: base64 of 32 bytes}} (a mounted Secret); '
+        "unset: payloads are plain JSON",
+    )
+
+    @field_validator("keys_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`RTW_CODEC_KEYS_FILE=` (empty) means no encryption."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class TemporalSettings(BaseSettings):
@@ -44,12 +65,71 @@ class TemporalSettings(BaseSettings):
     tls_client_key_path: Path | None = None
     tls_server_ca_cert_path: Path | None = None
     tls_server_name: str | None = None
+    profile: str | None = Field(
+        default=None,
+        description="profile of the Temporal CLI's TOML config file; environment variables win",
+    )
+    config_file: Path | None = Field(
+        default=None,
+        description="that TOML file; default: the Temporal CLI's "
+        "(~/.config/temporalio/temporal.toml)",
+    )
+    codec: CodecSettings = Field(
+        default_factory=CodecSettings, description="payload encryption (RTW_CODEC_*)"
+    )
 
-    @field_validator("address", mode="before")
+    @field_validator(
+        "address",
+        "api_key",
+        "api_key_file",
+        "tls_client_cert_path",
+        "tls_client_key_path",
+        "tls_server_ca_cert_path",
+        "tls_server_name",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`TEMPORAL_ADDRESS=` (empty) means unset, as shells and Compose files expect."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _apply_profile(self) -> TemporalSettings:
+        """Fill what the environment left unset from the Temporal CLI's config profile, read
+        by the SDK's own `temporalio.envconfig` (the CLI's precedence: env over file)."""
+        from temporalio.envconfig import ClientConfigProfile
+
+        try:
+            loaded = ClientConfigProfile.load(
+                profile=self.profile, config_source=self.config_file, disable_env=True
+            )
+        except Exception as exc:  # the SDK's ConfigError: unknown profile, bad TOML
+            where = self.config_file or "the Temporal CLI's config file"
+            raise ValueError(
+                f"TEMPORAL_PROFILE/TEMPORAL_CONFIG_FILE: cannot load profile "
+                f"{self.profile or 'default'!r} from {where}: {exc}"
+            ) from None
+        found: dict[str, object] = {"address": loaded.address, "namespace": loaded.namespace}
+        if loaded.api_key and not {"api_key", "api_key_file"} & self.model_fields_set:
+            found["api_key"] = SecretStr(loaded.api_key)
+        if loaded.tls is not None:
+            found["tls"] = not loaded.tls.disabled
+            found["tls_server_name"] = loaded.tls.server_name
+            for field, source in (
+                ("tls_server_ca_cert_path", loaded.tls.server_root_ca_cert),
+                ("tls_client_cert_path", loaded.tls.client_cert),
+                ("tls_client_key_path", loaded.tls.client_private_key),
+            ):
+                if source is not None and not isinstance(source, Path):
+                    raise ValueError(
+                        f"TEMPORAL_PROFILE: the profile holds certificate data inline; rtw reads "
+                        f"certificates from files: use {field.removeprefix('tls_')[:-5]}_path"
+                    )
+                found[field] = source
+        for field, value in found.items():
+            if value is not None and field not in self.model_fields_set:
+                setattr(self, field, value)
+        return self
 
     @model_validator(mode="after")
     def _pairs_complete(self) -> TemporalSettings:
@@ -190,6 +270,7 @@ class Settings(BaseSettings):
     tuning: WorkerTuning = Field(default_factory=WorkerTuning)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    versioning: VersioningSettings = Field(default_factory=VersioningSettings)
 
     data_dir: Path = Field(
         default=Path(".rtw"),
@@ -264,7 +345,15 @@ def describe_settings_error(error: ValidationError, *models: type[BaseSettings])
     """
     known: dict[str, type[BaseSettings]] = {
         cls.__name__: cls
-        for cls in (Settings, TemporalSettings, TelemetrySettings, WorkerTuning, DatabaseSettings)
+        for cls in (
+            Settings,
+            TemporalSettings,
+            TelemetrySettings,
+            WorkerTuning,
+            DatabaseSettings,
+            VersioningSettings,
+            CodecSettings,
+        )
     }
     known.update({cls.__name__: cls for cls in models})
     model = known.get(error.title)

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from temporalio.client import Client
@@ -98,8 +99,11 @@ class DevServer:
         ui_port: int | None = 8233,
         db_file: Path | None = None,
         log_file: Path | None = None,
+        dynamic_config: Sequence[str] = (),
     ) -> None:
+        """`dynamic_config` adds `key=value` dynamic config entries to the tuned defaults."""
         self.port = port
+        self._dynamic_config = tuple(dynamic_config)
         self.ui_port = ui_port
         self._db_file = db_file if db_file is not None else data_dir / "temporal.db"
         self._log_file = log_file if log_file is not None else data_dir / "logs" / "temporal.log"
@@ -132,6 +136,8 @@ class DevServer:
             *_TUNING,
             *SEARCH_ATTRIBUTES,
         ]
+        for entry in self._dynamic_config:
+            cmd += ["--dynamic-config-value", entry]
         if self.ui_port:
             cmd += ["--ui-port", str(self.ui_port)]
         else:

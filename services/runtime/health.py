@@ -43,7 +43,13 @@ class HealthState:
 class HealthServer:
     """A tiny aiohttp app bound to one port; use as an async context manager."""
 
-    def __init__(self, state: HealthState, *, host: str = "0.0.0.0", port: int = 8080) -> None:
+    def __init__(
+        self,
+        state: HealthState,
+        *,
+        host: str = "0.0.0.0",  # nosec B104  # the kubelet probes the pod IP; NetworkPolicy limits it
+        port: int = 8080,
+    ) -> None:
         self._state = state
         self._host = host
         self._port = port

@@ -31,10 +31,11 @@ class WorkerProcess:
     health_port: int
     env: Mapping[str, str]
     log_file: Path | None = None
+    module: str = "services"
     process: asyncio.subprocess.Process | None = field(default=None, init=False)
 
     async def start(self) -> None:
-        """Spawn `python -m services worker QUEUE`."""
+        """Spawn `python -m services worker QUEUE` (`module` replaces `services`)."""
         out: object = None  # inherit: logs go to the terminal
         handle = None
         if self.log_file is not None:
@@ -45,7 +46,7 @@ class WorkerProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "services",
+                self.module,
                 "worker",
                 self.queue.value,
                 "--health-port",

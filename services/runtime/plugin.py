@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from opentelemetry import context as otel_context
@@ -20,7 +21,7 @@ from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.common import SearchAttributeKey
-from temporalio.converter import PayloadConverter
+from temporalio.converter import PayloadCodec, PayloadConverter
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.plugin import SimplePlugin
 from temporalio.worker import (
@@ -29,6 +30,7 @@ from temporalio.worker import (
     ExecuteActivityInput,
     ExecuteWorkflowInput,
     Interceptor,
+    Worker,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
@@ -37,6 +39,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from services.runtime.converter import rtw_data_converter
+from services.runtime.credentials import refresh_api_key
 
 PLUGIN_NAME = "rtw.RtwPlugin"
 
@@ -260,25 +263,50 @@ def tracing_interceptors() -> list[Any]:
 
 
 class RtwPlugin(SimplePlugin):
-    """Pydantic data converter plus the interceptors every rtw client and worker shares.
+    """Data converter (pydantic JSON, optionally encrypted) plus the interceptors every rtw
+    client and worker shares.
 
     Used by the client; workers built from that client inherit it, so both sides always
-    agree on the payload format and on tracing.
+    agree on the payload format, on encryption and on tracing.
     """
 
     def __init__(
-        self, *, interceptors: Sequence[ClientInterceptor] = (), tracing: bool = False
+        self,
+        *,
+        interceptors: Sequence[ClientInterceptor] = (),
+        tracing: bool = False,
+        codec: PayloadCodec | None = None,
+        api_key_file: Path | None = None,
     ) -> None:
         """Args:
         interceptors: extra client (and worker) interceptors.
         tracing: install OpenTelemetry tracing; needs the process's replay-safe tracer
             provider (`services.runtime.telemetry.start_telemetry`). Off costs nothing.
+        codec: payload codec (`services.runtime.codec.EncryptionCodec`); None: plain JSON.
+        api_key_file: while a worker runs, a changed file updates its client's API key.
         """
         chain: list[Any] = tracing_interceptors() if tracing else []
         chain += [BusinessContextInterceptor(tracing=tracing), *interceptors]
+        converter = (
+            dataclasses.replace(rtw_data_converter, payload_codec=codec)
+            if codec is not None
+            else rtw_data_converter
+        )
+        self.api_key_file = api_key_file
         super().__init__(
             PLUGIN_NAME,
-            data_converter=rtw_data_converter,
+            data_converter=converter,
             interceptors=chain,
             workflow_runner=sandbox_passthrough(tracing=tracing),
         )
+
+    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
+        """Run the worker; with an API key file, keep the client's key current meanwhile."""
+        if self.api_key_file is None:
+            await next(worker)
+            return
+        refresher = asyncio.create_task(refresh_api_key(worker.client, self.api_key_file))
+        try:
+            await next(worker)
+        finally:
+            refresher.cancel()

@@ -21,8 +21,15 @@ from services.contracts import TaskQueue
 from services.runtime.config import Settings
 from services.runtime.connection import connect
 from services.runtime.database import DatabaseError
+from services.runtime.deployments import (
+    DeploymentError,
+    Target,
+    check_versioning,
+    claim_on_start,
+)
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.telemetry import Telemetry, start_telemetry
+from services.runtime.versioning import PromoteOnStart, deployment_config, deployment_name
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +43,8 @@ CONNECT_RETRY_SECONDS = 60.0
 
 
 def worker_options(settings: Settings, queue: TaskQueue) -> dict[str, object]:
-    """Worker keyword arguments shared by every service: queue, tuning, graceful timeout."""
+    """Worker keyword arguments shared by every service: queue, tuning, graceful timeout,
+    Worker Deployment version."""
     tuning = settings.tuning
     return {
         "task_queue": settings.queue_name(queue),
@@ -47,6 +55,9 @@ def worker_options(settings: Settings, queue: TaskQueue) -> dict[str, object]:
         "graceful_shutdown_timeout": timedelta(seconds=tuning.graceful_shutdown_seconds),
         "sticky_queue_schedule_to_start_timeout": timedelta(
             seconds=tuning.sticky_queue_timeout_seconds
+        ),
+        "deployment_config": deployment_config(
+            settings.versioning, queue, prefix=settings.queue_prefix
         ),
     }
 
@@ -150,6 +161,47 @@ class WorkerHost:
         finally:
             stop_wait.cancel()
 
+    def _deployment(self) -> Target | None:
+        """This worker's Worker Deployment, or None when versioning is off."""
+        versioning = self._settings.versioning
+        if not versioning.worker_versioning:
+            return None
+        prefix = self._settings.queue_prefix
+        return Target(
+            queue=self._queue,
+            task_queue=self._settings.queue_name(self._queue),
+            deployment=deployment_name(versioning, self._queue, prefix=prefix),
+        )
+
+    async def _claim(self, client: Client, target: Target) -> None:
+        """Become the deployment's current version when RTW_PROMOTE_ON_START says so."""
+        versioning = self._settings.versioning
+        build = versioning.resolved_build_id
+        try:
+            current = await claim_on_start(client, target, build, versioning.promote_on_start)
+        except (DeploymentError, RPCError) as exc:
+            logger.warning(
+                "%s: could not make build %s current (%s); run: rtw deployment promote %s",
+                target.deployment,
+                build,
+                exc,
+                build,
+            )
+            return
+        if current == build:
+            logger.info("%s: build %s is current", target.deployment, build)
+        else:  # expected with RTW_PROMOTE_ON_START=never: promotion is a separate step
+            never = versioning.promote_on_start is PromoteOnStart.NEVER
+            logger.log(
+                logging.INFO if never else logging.WARNING,
+                "%s: build %s polls, but new workflows go to %s; "
+                "to route them here: rtw deployment promote %s",
+                target.deployment,
+                build,
+                f"build {current}" if current else "unversioned workers",
+                build,
+            )
+
     async def _run_worker(
         self, connecting: asyncio.Task[Client], stop_wait: asyncio.Task[bool]
     ) -> int:
@@ -168,6 +220,11 @@ class WorkerHost:
             self.health.mark_fatal(problem)
             logger.error("%s", problem)
             return 1
+        target = self._deployment()
+        if target is not None and (problem := await check_versioning(client, target.deployment)):
+            self.health.mark_fatal(problem)
+            logger.error("%s", problem)
+            return 1
         self.health.mark_started()
 
         async with contextlib.AsyncExitStack() as resources:
@@ -178,11 +235,16 @@ class WorkerHost:
                 logger.error("cannot start the %s worker: %s", self._queue.value, exc)
                 return 1
             running = asyncio.create_task(worker.run())
+            if target is not None:
+                await self._claim(client, target)
             self.health.mark_ready()
             logger.info(
-                "worker polling task queue %r on %s",
+                "worker polling task queue %r on %s%s",
                 worker.config()["task_queue"],
                 client.service_client.config.target_host,
+                f" as {target.deployment}/{self._settings.versioning.resolved_build_id}"
+                if target
+                else " (unversioned)",
             )
             await asyncio.wait({running, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
             if stop_wait.done() and not running.done():

@@ -40,6 +40,9 @@ from ._helm import (
 
 pytestmark = pytest.mark.chart
 
+#: Components beside the workers, each with its own templates.
+COMPONENTS = ("codec-server", "gateway")
+
 CI_FILES = sorted((CHART / "ci").glob("*-values.yaml"))
 EXAMPLE_FILES = sorted((CHART / "examples").glob("*.yaml"))
 SELECTOR_KEYS = {
@@ -85,8 +88,7 @@ def default(rendered: dict[str, list[Manifest]]) -> list[Manifest]:
 
 
 def _workers(objs: list[Manifest]) -> dict[str, Manifest]:
-    """The worker Deployments (the gateway's is not a worker)."""
-    return {k: v for k, v in by_kind(objs, "Deployment").items() if k != "gateway"}
+    return {k: v for k, v in by_kind(objs, "Deployment").items() if k not in COMPONENTS}
 
 
 def _container(deployment: Manifest) -> Manifest:
@@ -121,13 +123,13 @@ def test_renders_on_oldest_supported_kubernetes(helm: str) -> None:
 
 
 def test_one_deployment_template_ranges_over_workers() -> None:
-    sources = [
+    sources = sorted(
         p.name
         for p in (CHART / "templates").rglob("*.yaml")
         if re.search(r"^kind: Deployment$", p.read_text(), re.MULTILINE)
-    ]
-    # The gateway is one component, not a worker: its own template (gateway-*.yaml).
-    assert sorted(sources) == ["deployment.yaml", "gateway-deployment.yaml"]
+    )
+    # the workers' one template, plus one per non-worker component (never one per worker)
+    assert sources == sorted(["deployment.yaml", *(f"{c}-deployment.yaml" for c in COMPONENTS)])
 
 
 def test_each_queue_has_its_own_deployment(default: list[Manifest]) -> None:
@@ -312,8 +314,9 @@ def test_pod_security_restricted_everywhere(rendered: dict[str, list[Manifest]])
                 assert sc["seccompProfile"]["type"] == "RuntimeDefault", (name, where)
                 assert "limits" in container["resources"], (name, where)
                 mounts = {m["mountPath"] for m in container["volumeMounts"]}
-                # The migrate Job keeps no local state: it only needs /tmp.
-                needed = {"/tmp"} if job == "migrate" else {"/tmp", "/var/lib/rtw"}
+                # The migrate Job and the other components keep no local state: only /tmp.
+                stateless = job == "migrate" or any(where.endswith(c) for c in COMPONENTS)
+                needed = {"/tmp"} if stateless else {"/tmp", "/var/lib/rtw"}
                 assert needed <= mounts, (name, where)
     assert seen_jobs == {"test", "migrate", "gateway-test"}
 

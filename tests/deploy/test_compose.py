@@ -64,6 +64,7 @@ def test_one_worker_service_per_queue_from_one_image(compose: dict[str, Any]) ->
         assert namespace["condition"] == "service_completed_successfully"
 
 
+CODEC_MOUNT = "codec:/etc/rtw/codec:ro"
 DATABASE_URL = re.compile(r"postgresql://[^@/]+@postgresql:5432/rtw")
 
 
@@ -74,9 +75,10 @@ def test_workers_share_the_rtw_database_after_migrating(compose: dict[str, Any])
         assert DATABASE_URL.fullmatch(service["environment"]["RTW_DATABASE_URL"]), name
         migrate = service["depends_on"]["rtw-migrate"]
         assert migrate["condition"] == "service_completed_successfully", name
-        # State lives in PostgreSQL now: no per-worker data volume (nor the ledger mount).
-        assert "volumes" not in service, name
-    assert set(compose["volumes"]) == {"postgresql-data"}
+        # State lives in PostgreSQL now: no per-worker data volume (nor the ledger mount);
+        # the only mount is the codec keys, read-only.
+        assert service.get("volumes", []) == [CODEC_MOUNT], name
+    assert set(compose["volumes"]) == {"postgresql-data", "codec"}
 
 
 def test_rtw_migrate_applies_the_schema_once_the_database_exists(compose: dict[str, Any]) -> None:
@@ -156,7 +158,15 @@ def test_every_published_port_is_bound_to_loopback(compose: dict[str, Any]) -> N
 
 
 @pytest.mark.parametrize(
-    "name", [*(q.value for q in TaskQueue), "rtw-migrate", "rtw-cli", "gateway"]
+    "name",
+    [
+        *(q.value for q in TaskQueue),
+        "rtw-migrate",
+        "rtw-cli",
+        "codec-server",
+        "rtw-codec-init",
+        "gateway",
+    ],
 )
 def test_rtw_containers_run_hardened_as_in_the_chart(compose: dict[str, Any], name: str) -> None:
     service = compose["services"][name]
@@ -165,7 +175,8 @@ def test_rtw_containers_run_hardened_as_in_the_chart(compose: dict[str, Any], na
     assert service["cap_drop"] == ["ALL"]
     assert "no-new-privileges:true" in service["security_opt"]
     assert service["tmpfs"] == ["/tmp"]
-    assert service["environment"]["RTW_DATA_DIR"].startswith("/tmp/")
+    if name not in {"codec-server", "rtw-codec-init"}:  # they keep no data
+        assert service["environment"]["RTW_DATA_DIR"].startswith("/tmp/")
 
 
 def test_infra_profile_is_temporal_ui_jaeger_and_postgresql_only(compose: dict[str, Any]) -> None:
@@ -240,3 +251,27 @@ def test_namespace_job_registers_the_order_search_attributes(compose: dict[str, 
     assert "for name in RtwOrderState RtwCustomerId" in script
     assert "search-attribute create -n default" in script
     assert "--type Keyword" in script
+
+
+def test_payloads_are_encrypted_and_the_ui_decodes_through_the_codec_server(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    for name in [queue.value for queue in TaskQueue] + ["rtw-cli", "gateway"]:
+        assert services[name]["environment"]["RTW_CODEC_KEYS_FILE"] == "/etc/rtw/codec/keys.json"
+    for name in [queue.value for queue in TaskQueue] + ["codec-server", "gateway"]:
+        init = services[name]["depends_on"]["rtw-codec-init"]
+        assert init["condition"] == "service_completed_successfully", name
+    server = services["codec-server"]
+    assert server["command"] == ["codec-server"]
+    assert server["environment"]["RTW_CODEC_SERVER_TOKEN_FILE"] == "/etc/rtw/codec/tokens"
+    assert server["environment"]["RTW_CODEC_SERVER_CORS_ORIGINS"] == "http://localhost:8080"
+    assert server["volumes"] == [CODEC_MOUNT]
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == "http://localhost:8888"
+    assert server["ports"] == ["127.0.0.1:8888:8888"]
+    # keys and token are made in the volume at first start (only if missing), never kept in
+    # the repository; the image has no shell, so it is one rtw command
+    init = services["rtw-codec-init"]
+    assert init["command"][:2] == ["codec-init", "/var/lib/rtw"]
+    assert init["volumes"] == ["codec:/var/lib/rtw"]

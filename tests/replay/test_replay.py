@@ -23,6 +23,7 @@ from services.contracts import (
 )
 from services.orchestration import WORKFLOWS, Shipment
 from services.orchestration.replay import history_replayer
+from services.orchestration.unversioned import UNVERSIONED_WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 FILES = sorted(HISTORIES.glob("*.json"))
@@ -77,6 +78,20 @@ async def test_current_code_replays_every_history() -> None:
     assert failures == {}, "incompatible with committed histories (see docs/changing-workflows.md)"
 
 
+async def test_the_unversioned_twins_replay_every_history() -> None:
+    """Workers with RTW_WORKER_VERSIONING=false run the same code."""
+    histories = [load(f) for f in FILES]
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    results = await replayer(UNVERSIONED_WORKFLOWS).replay_workflows(
+        each(), raise_on_replay_failure=False
+    )
+    assert results.replay_failures == {}
+
+
 @workflow.defn(name=SHIPMENT_WORKFLOW)
 class ShipmentWithAnExtraTimer(Shipment):
     """An incompatible change: a new timer before booking, without `workflow.patched`."""
@@ -118,3 +133,21 @@ async def test_the_same_change_behind_a_patch_replays() -> None:
     )
 
     assert result.replay_failure is None, repr(result.replay_failure)
+
+
+async def test_histories_replay_with_encryption_turned_on() -> None:
+    """Turning the codec on must not break runs recorded before it: plain payloads pass."""
+    # imported here: this module's workflows are loaded into the sandbox, cryptography is not
+    from services.runtime.codec import EncryptionCodec, KeyRing
+
+    codec = EncryptionCodec(KeyRing(active="k1", keys={"k1": bytes(range(32))}))
+    histories = [load(f) for f in FILES]
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    results = await history_replayer(WORKFLOWS, codec=codec).replay_workflows(
+        each(), raise_on_replay_failure=False
+    )
+    assert results.replay_failures == {}

@@ -183,3 +183,87 @@ def test_empty_temporal_address_means_the_embedded_default(
 ) -> None:
     monkeypatch.setenv("TEMPORAL_ADDRESS", "")
     assert Settings().temporal.address is None
+
+
+PROFILES = """
+[profile.default]
+address = "file-host:7233"
+namespace = "file-ns"
+
+[profile.staging]
+address = "staging.example:7233"
+namespace = "staging"
+api_key = "from-the-profile"
+[profile.staging.tls]
+server_name = "staging.example"
+server_ca_cert_path = "/etc/ca.pem"
+client_cert_path = "/etc/client.pem"
+client_key_path = "/etc/client.key"
+
+[profile.inline]
+address = "x:7233"
+[profile.inline.tls]
+client_cert_data = "-----BEGIN CERTIFICATE-----"
+client_key_data = "-----BEGIN PRIVATE KEY-----"
+"""
+
+
+def _profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    path = tmp_path / "temporal.toml"
+    path.write_text(PROFILES, encoding="utf-8")
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(path))
+    return path
+
+
+def test_the_temporal_cli_config_file_is_read_through_the_sdk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _profiles(tmp_path, monkeypatch)
+    default = TemporalSettings()
+    assert (default.address, default.namespace) == ("file-host:7233", "file-ns")
+    assert not default.tls_enabled
+
+    monkeypatch.setenv("TEMPORAL_PROFILE", "staging")
+    staging = TemporalSettings()
+    assert staging.address == "staging.example:7233"
+    assert staging.resolved_api_key() == "from-the-profile"
+    assert staging.tls_enabled
+    assert staging.tls_server_name == "staging.example"
+    assert staging.tls_client_cert_path == Path("/etc/client.pem")
+    assert staging.tls_client_key_path == Path("/etc/client.key")
+    assert staging.tls_server_ca_cert_path == Path("/etc/ca.pem")
+
+
+def test_environment_variables_win_over_the_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _profiles(tmp_path, monkeypatch)
+    monkeypatch.setenv("TEMPORAL_PROFILE", "staging")
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "from-env")
+    key_file = tmp_path / "key"
+    key_file.write_text("from-the-file\n", encoding="utf-8")
+    monkeypatch.setenv("TEMPORAL_API_KEY_FILE", str(key_file))
+    settings = TemporalSettings()
+    assert settings.namespace == "from-env"
+    assert settings.address == "staging.example:7233"
+    assert settings.api_key is None
+    assert settings.resolved_api_key() == "from-the-file"
+
+
+@pytest.mark.parametrize(
+    ("profile", "problem"),
+    [("nope", "cannot load profile 'nope'"), ("inline", "use client_cert_path")],
+)
+def test_a_bad_profile_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, problem: str
+) -> None:
+    _profiles(tmp_path, monkeypatch)
+    monkeypatch.setenv("TEMPORAL_PROFILE", profile)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    [line] = describe_settings_error(caught.value)
+    assert "TEMPORAL_PROFILE" in line
+    assert problem in line
+    assert "BEGIN" not in line

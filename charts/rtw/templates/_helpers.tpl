@@ -172,14 +172,14 @@ Call with (dict "root" $ "queue" "payments"); returns YAML (use fromYaml).
 {{- end -}}
 {{- $from = ternary $where "workerDefaults" (hasKey $own "extraVolumes") -}}
 {{- range $w.extraVolumes -}}
-{{- if has .name (list "tmp" "data" "temporal-api-key" "temporal-tls") -}}
-{{- fail (printf "%s.extraVolumes: the volume name %q is the chart's own (tmp, data, temporal-api-key, temporal-tls); choose another name." $from .name) -}}
+{{- if has .name (list "tmp" "data" "temporal-api-key" "temporal-tls" "codec-keys") -}}
+{{- fail (printf "%s.extraVolumes: the volume name %q is the chart's own (tmp, data, temporal-api-key, temporal-tls, codec-keys); choose another name." $from .name) -}}
 {{- end -}}
 {{- end -}}
 {{- $from = ternary $where "workerDefaults" (hasKey $own "extraVolumeMounts") -}}
 {{- range $w.extraVolumeMounts -}}
-{{- if has (trimSuffix "/" .mountPath) (list "/tmp" "/var/lib/rtw" "/etc/rtw/temporal-api-key" "/etc/rtw/temporal-tls") -}}
-{{- fail (printf "%s.extraVolumeMounts: mountPath %q is used by the chart (/tmp, /var/lib/rtw, /etc/rtw/temporal-api-key, /etc/rtw/temporal-tls); mount below another path." $from .mountPath) -}}
+{{- if has (trimSuffix "/" .mountPath) (list "/tmp" "/var/lib/rtw" "/etc/rtw/temporal-api-key" "/etc/rtw/temporal-tls" "/etc/rtw/codec") -}}
+{{- fail (printf "%s.extraVolumeMounts: mountPath %q is used by the chart (/tmp, /var/lib/rtw, /etc/rtw/temporal-api-key, /etc/rtw/temporal-tls, /etc/rtw/codec); mount below another path." $from .mountPath) -}}
 {{- end -}}
 {{- end -}}
 {{- toYaml $w -}}
@@ -191,7 +191,9 @@ database.existingSecret. Call with (dict "name" "TEMPORAL_ADDRESS" "where" "work
 */}}
 {{- define "rtw.checkEnvName" -}}
 {{- $use := "" -}}
-{{- if eq .name "RTW_DATABASE_URL" -}}
+{{- if hasPrefix "RTW_CODEC_" .name -}}
+{{- $use = "codec.existingSecret (the keys file is mounted from the Secret)" -}}
+{{- else if eq .name "RTW_DATABASE_URL" -}}
 {{- $use = "database.existingSecret (a Secret holding the postgresql:// URL under database.secretKey); the URL never goes into values" -}}
 {{- else if eq .name "TEMPORAL_ADDRESS" -}}
 {{- $use = "temporal.address" -}}
@@ -245,6 +247,9 @@ TEMPORAL_TLS_SERVER_CA_CERT_PATH: "/etc/rtw/temporal-tls/server-ca.crt"
 {{- if $v.temporal.apiKey.existingSecret }}
 TEMPORAL_API_KEY_FILE: "/etc/rtw/temporal-api-key/api-key"
 {{- end }}
+{{- if $v.codec.existingSecret }}
+RTW_CODEC_KEYS_FILE: "/etc/rtw/codec/keys.json"
+{{- end }}
 {{- if $v.otel.endpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ $v.otel.endpoint | quote }}
 OTEL_EXPORTER_OTLP_PROTOCOL: {{ $v.otel.protocol | quote }}
@@ -264,6 +269,13 @@ RTW_LOG_LEVEL: {{ $v.logLevel | quote }}
 RTW_QUEUE_PREFIX: {{ $v.queuePrefix | quote }}
 {{- end }}
 RTW_DATA_DIR: "/var/lib/rtw"
+{{- if $v.versioning.enabled }}
+RTW_WORKER_VERSIONING: "true"
+RTW_DEPLOYMENT_NAME: {{ include "rtw.deploymentStem" . | quote }}
+RTW_PROMOTE_ON_START: "never"
+{{- else }}
+RTW_WORKER_VERSIONING: "false"
+{{- end }}
 {{- if $v.metrics.enabled }}
 RTW_METRICS_PORT: {{ $v.metrics.port | int | toString | quote }}
 {{- end }}
@@ -308,6 +320,7 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{/* Volumes for the Temporal credentials (shared by workers and the test Job). */}}
 {{- define "rtw.credentialVolumes" -}}
 {{- $t := .Values.temporal -}}
+{{- include "rtw.codecVolume" . }}
 {{- if $t.apiKey.existingSecret }}
 - name: temporal-api-key
   secret:
@@ -338,6 +351,7 @@ list; empty without a database. The URL may hold a password, so it never enters 
 
 {{- define "rtw.credentialVolumeMounts" -}}
 {{- $t := .Values.temporal -}}
+{{- include "rtw.codecVolumeMount" . }}
 {{- if $t.apiKey.existingSecret }}
 - name: temporal-api-key
   mountPath: /etc/rtw/temporal-api-key
@@ -350,6 +364,27 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{- end }}
 {{- end -}}
 
+{{/* The payload-encryption keys file (workers, the test Job, the codec server). */}}
+{{- define "rtw.codecVolume" -}}
+{{- with .Values.codec.existingSecret }}
+- name: codec-keys
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+    items:
+      - key: {{ $.Values.codec.secretKey }}
+        path: keys.json
+{{- end }}
+{{- end -}}
+
+{{- define "rtw.codecVolumeMount" -}}
+{{- if .Values.codec.existingSecret }}
+- name: codec-keys
+  mountPath: /etc/rtw/codec
+  readOnly: true
+{{- end }}
+{{- end -}}
+
 {{/* Checks of chart-wide values that the schema cannot express. */}}
 {{- define "rtw.validate" -}}
 {{- $t := .Values.temporal -}}
@@ -358,6 +393,16 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{- end -}}
 {{- if and $t.tls.existingSecret (ne (empty $t.tls.clientCertKey) (empty $t.tls.clientKeyKey)) -}}
 {{- fail "temporal.tls: set both clientCertKey and clientKeyKey for mTLS, or leave both empty." -}}
+{{- end -}}
+{{- $cs := .Values.codecServer -}}
+{{- if and $cs.enabled (not .Values.codec.existingSecret) -}}
+{{- fail "codecServer.enabled is true but codec.existingSecret is empty: the codec server needs the keys the workers use; set codec.existingSecret." -}}
+{{- end -}}
+{{- if and $cs.enabled (not $cs.tokens.existingSecret) (not $cs.oidc.jwksUrl) -}}
+{{- fail "codecServer.enabled is true but neither codecServer.tokens.existingSecret nor codecServer.oidc.jwksUrl is set: the codec server never runs without auth; create a Secret with the accepted bearer tokens and set codecServer.tokens.existingSecret, or set codecServer.oidc (the Web UI's identity provider)." -}}
+{{- end -}}
+{{- if and $cs.enabled $cs.oidc.jwksUrl (not $cs.oidc.audience) -}}
+{{- fail "codecServer.oidc.jwksUrl is set but codecServer.oidc.audience is empty: set the audience of the Web UI's access tokens, so tokens minted for other applications cannot open payloads." -}}
 {{- end -}}
 {{- if not (regexMatch "^(\\[[0-9a-fA-F:]+\\]|[^:/\\s]+):[0-9]+$" $t.address) -}}
 {{- fail (printf "temporal.address %q must be host:port, e.g. temporal-frontend.temporal:7233 (no scheme)." $t.address) -}}
@@ -387,4 +432,91 @@ list; empty without a database. The URL may hold a password, so it never enters 
   key: {{ $t.tls.serverCaKey }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+Worker Versioning (rainbow mode). The builds whose worker Deployments this release renders, as a
+YAML list under `builds`: the current build first, then versioning.retainedBuilds. Each has
+buildId, slug (its part of object names and of the `rtw/build` label), image, version (its
+image tag, for OTel's service.version) and current. Without
+versioning.enabled: one entry with an empty buildId, rendered exactly as before (unversioned).
+Fails on a missing or duplicate build id.
+*/}}
+{{- define "rtw.builds" -}}
+{{- $v := .Values.versioning -}}
+{{- if not $v.enabled -}}
+builds:
+  - buildId: ""
+    slug: ""
+    image: {{ include "rtw.image" . | quote }}
+    current: true
+{{- else -}}
+{{- $current := include "rtw.currentBuildId" . -}}
+{{- $all := list (dict "buildId" $current "image" (include "rtw.image" .) "version" (default .Chart.AppVersion .Values.image.tag) "current" true "where" "versioning.buildId") -}}
+{{- range $i, $r := $v.retainedBuilds -}}
+{{- if not $r.buildId -}}
+{{- fail (printf "versioning.retainedBuilds[%d]: buildId is empty; give the build id that build's workers ran with (its image tag by default)." $i) -}}
+{{- end -}}
+{{- $image := printf "%s:%s" $.Values.image.repository (default $r.buildId $r.tag) -}}
+{{- if $r.digest -}}
+{{- $image = printf "%s@%s" $.Values.image.repository $r.digest -}}
+{{- end -}}
+{{- $all = append $all (dict "buildId" $r.buildId "image" $image "version" (default $r.buildId $r.tag) "current" false "where" (printf "versioning.retainedBuilds[%d]" $i)) -}}
+{{- end -}}
+{{- $seen := dict -}}
+builds:
+{{- range $all }}
+{{- $slug := regexReplaceAll "[^a-z0-9-]+" (lower .buildId) "-" | trunc 20 | trimAll "-" -}}
+{{- if hasKey $seen .buildId -}}
+{{- fail (printf "%s: build id %q is listed twice (also in %s); each build appears once: the current one in versioning.buildId, older ones once each in versioning.retainedBuilds." .where .buildId (get $seen .buildId)) -}}
+{{- end -}}
+{{- if hasKey $seen (printf "slug:%s" $slug) -}}
+{{- fail (printf "%s: build id %q gives the same object names as %s (both become %q); use build ids that differ in their first 20 letters and digits." .where .buildId (get $seen (printf "slug:%s" $slug)) $slug) -}}
+{{- end -}}
+{{- $_ := set $seen .buildId .where -}}
+{{- $_ := set $seen (printf "slug:%s" $slug) .where }}
+  - buildId: {{ .buildId | quote }}
+    slug: {{ $slug | quote }}
+    image: {{ .image | quote }}
+    version: {{ .version | quote }}
+    current: {{ .current }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* The build this release makes current: versioning.buildId, else the image tag (or appVersion). */}}
+{{- define "rtw.currentBuildId" -}}
+{{- $v := .Values.versioning -}}
+{{- if $v.buildId -}}
+{{- $v.buildId -}}
+{{- else if .Values.image.digest -}}
+{{- fail "versioning.buildId is empty and the image is pulled by digest (image.digest), so there is no tag to use as the build id: set versioning.buildId (e.g. the release version the digest was built from)." -}}
+{{- else -}}
+{{- default .Chart.AppVersion .Values.image.tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of one build's worker Deployment: <component name>, or <component name>-<slug> when versioned. (dict "root" $ "queue" q "slug" s) */}}
+{{- define "rtw.workerDeploymentName" -}}
+{{- $base := include "rtw.componentname" (dict "root" .root "component" .queue) -}}
+{{- if .slug -}}
+{{- $suffix := printf "-%s" .slug -}}
+{{- printf "%s%s" ($base | trunc (int (sub 63 (len $suffix))) | trimSuffix "-") $suffix -}}
+{{- else -}}
+{{- $base -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Deployment autoscalers target: the current build's. (dict "root" $ "queue" q) */}}
+{{- define "rtw.currentWorkerDeploymentName" -}}
+{{- $slug := "" -}}
+{{- range (fromYaml (include "rtw.builds" .root)).builds -}}
+{{- if .current }}{{ $slug = .slug }}{{ end -}}
+{{- end -}}
+{{- include "rtw.workerDeploymentName" (dict "root" .root "queue" .queue "slug" $slug) -}}
+{{- end -}}
+
+{{/* Stem of the Temporal Worker Deployment names (RTW_DEPLOYMENT_NAME): versioning.deploymentName or the release. */}}
+{{- define "rtw.deploymentStem" -}}
+{{- default .Release.Name .Values.versioning.deploymentName -}}
 {{- end -}}
