@@ -155,8 +155,13 @@ class OrderPolicy(BaseModel):
     shipment_delivery_sla_seconds: int = Field(default=14 * 24 * 3600, gt=0)
     search_attributes: bool = Field(
         default=False,
-        description="the namespace has RtwOrderState and RtwCustomerId: the saga keeps them "
-        "current, so visibility can list orders by state and customer",
+        description="the namespace has RtwOrderState and RtwCustomerId: the saga keeps the "
+        "state current, so visibility can list orders by state",
+    )
+    customer_search_attribute: bool = Field(
+        default=False,
+        description="also set RtwCustomerId (search attributes are never encrypted, so the "
+        "orchestration worker turns this off while payloads are encrypted)",
     )
 
 

@@ -20,6 +20,8 @@ class Gateway:
     tokens: TokenStore
     orchestration_queue: str
     webhook_secret: bytes | None = None
+    #: Orders carry RtwCustomerId (off while payloads are encrypted: it would be in the clear).
+    customer_filter: bool = True
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -115,7 +115,11 @@ async def create_order(
     "",
     response_model=OrderPage,
     summary="List orders by state and customer (Temporal visibility)",
-    responses={422: {"description": "a bad filter or page token"}},
+    responses={
+        422: {
+            "description": "a bad filter or page token, or `customer` while payloads are encrypted"
+        }
+    },
 )
 async def list_orders(
     gateway: GatewayDep,
@@ -132,6 +136,13 @@ async def list_orders(
     about a second of the change.
     """
     token = _decode_page(page)
+    if customer is not None and not gateway.customer_filter:
+        raise ApiError(
+            422,
+            "CustomerFilterOff",
+            "listing by customer is off while payloads are encrypted: customer ids are "
+            "personal data and search attributes are stored unencrypted",
+        )
     async with temporal_call(_timeout(gateway)):
         return await fetch_orders(
             gateway.client,

@@ -125,6 +125,7 @@ class GatewayHost:
             tokens=tokens,
             orchestration_queue=self._settings.queue_name(TaskQueue.ORCHESTRATION),
             webhook_secret=secret,
+            customer_filter=self._settings.temporal.codec.keys_file is None,
         )
         config = uvicorn.Config(
             create_app(gateway),

@@ -162,6 +162,7 @@ class OrderSaga:
         self._capture: PaymentResult | None = None
         self._customer_id = ""
         self._search_attributes = False
+        self._customer_attribute = False
         self._published_state: OrderState | None = None
 
     @workflow.query(name=STATUS_QUERY)
@@ -270,7 +271,7 @@ class OrderSaga:
         if state is self._published_state:
             return
         updates = [ORDER_STATE_KEY.value_set(state.value)]
-        if self._published_state is None:
+        if self._published_state is None and self._customer_attribute:
             updates.append(CUSTOMER_ID_KEY.value_set(self._customer_id))
         workflow.upsert_search_attributes(updates)
         self._published_state = state
@@ -387,6 +388,7 @@ class OrderSaga:
         self._policy_known = True
         self._customer_id = order.customer_id
         self._search_attributes = policy.search_attributes
+        self._customer_attribute = policy.search_attributes and policy.customer_search_attribute
         return policy
 
     async def _await_approval(self, policy: OrderPolicy) -> None:

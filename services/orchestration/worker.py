@@ -47,7 +47,13 @@ async def orchestration_worker(client: Client, settings: Settings) -> AsyncItera
         claims = ClaimActivities(store=claims_for(db))
         has_attributes = await order_search_attributes_registered(client)
         policy = PolicyActivities(
-            policy=local.order_policy().model_copy(update={"search_attributes": has_attributes})
+            policy=local.order_policy().model_copy(
+                update={
+                    "search_attributes": has_attributes,
+                    # customer ids are personal; search attributes are stored in the clear
+                    "customer_search_attribute": settings.temporal.codec.keys_file is None,
+                }
+            )
         )
         carrier = CarrierActivities(
             client=client, auto_deliver=local.simulated_carrier_auto_deliver

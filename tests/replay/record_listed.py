@@ -5,6 +5,10 @@ the saga upserts `RtwOrderState`/`RtwCustomerId` at each step. The time-skipping
 `tests.replay.generate` has no such attributes, so this one run is recorded on the embedded dev
 server (which registers them), with the same rig of stand-in activities. Only re-record on
 purpose, like the other histories.
+
+The committed file was recorded before `OrderSaga` became PINNED under Worker Versioning: the
+dev server now refuses its workflow tasks from the rig's unversioned workers, so re-recording
+needs the rig to run them with deployment options first.
 """
 
 from __future__ import annotations
