@@ -82,6 +82,26 @@ def run(
     typer.echo(f"wrote {json_path}, {md_path} and {out_dir / 'latest.json'}")
 
 
+@bench_app.command("readme")
+def readme(
+    latest: Annotated[Path, typer.Option(help="result to render")] = Path(
+        "bench/results/latest.json"
+    ),
+    readme_path: Annotated[Path, typer.Option("--readme", help="file to update")] = Path(
+        "README.md"
+    ),
+) -> None:
+    """Regenerate the README's performance table from the latest `rtw bench run`."""
+    from services.bench.readme import update_readme
+
+    try:
+        update_readme(readme_path, latest)
+    except (OSError, ValueError, KeyError) as exc:
+        typer.echo(f"rtw: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"updated {readme_path} from {latest}")
+
+
 @bench_app.command("tracing")
 def tracing(
     sagas: Annotated[int, typer.Option(min=1, help="sagas per block (after warm-up)")] = 80,

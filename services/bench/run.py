@@ -50,8 +50,10 @@ async def run_bench(
         list(variants) if variants is not None else all_variants(sandbox_off=profile.sandbox_off)
     )
     bytecode = compile_services()
+    stem = f"bench-{profile.name}-{started.strftime('%Y%m%dT%H%M%SZ')}"
     meta = {
         "profile": profile.name,
+        "report": f"{stem}.md",
         "started_at": started.isoformat(timespec="seconds"),
         "command": command,
         "machine": machine(),
@@ -114,6 +116,5 @@ async def run_bench(
         "scaling": scaling,
         "blocks": blocks,
     }
-    stem = f"bench-{profile.name}-{started.strftime('%Y%m%dT%H%M%SZ')}"
     json_path, md_path = write_results(result, out_dir=out_dir, stem=stem)
     return json_path, md_path, result
