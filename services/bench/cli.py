@@ -82,6 +82,19 @@ def run(
     typer.echo(f"wrote {json_path}, {md_path} and {out_dir / 'latest.json'}")
 
 
+@bench_app.command("coldstart")
+def coldstart(
+    repeat: Annotated[int, typer.Option(min=1, help="starts per worker")] = 5,
+    work_dir: Annotated[Path, typer.Option(help="scratch space")] = Path(".rtw/bench-coldstart"),
+) -> None:
+    """Seconds from spawn to first poll and RSS of each worker (rtw's three and bare SDK)."""
+    from services.bench.coldstart import measure_cold_starts
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    result = asyncio.run(measure_cold_starts(repeat=repeat, work_dir=work_dir))
+    typer.echo(json.dumps(result, indent=2))
+
+
 @bench_app.command("readme")
 def readme(
     latest: Annotated[Path, typer.Option(help="result to render")] = Path(

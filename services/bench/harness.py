@@ -132,6 +132,7 @@ async def run_variant(variant: Variant, ctx: BlockContext) -> dict[str, Any]:
         event_types = await driver.event_types(first_measured)
         rss = workers.peak_rss()
         cold = workers.cold_starts()
+        cold_cpu = workers.cold_start_cpu()
         if variant == PLATFORM and profile.approvals:
             record["approve_ms"] = await approve_round_trips(
                 ctx.platform,
@@ -154,6 +155,8 @@ async def run_variant(variant: Variant, ctx: BlockContext) -> dict[str, Any]:
         "events_per_saga": sum(event_types.values()),
         "cold_start_s": cold,
         "cold_start_s_max": max(cold.values()),
+        "cold_start_cpu_s": cold_cpu,
+        "cold_start_cpu_s_max": max(cold_cpu.values()),
         "rss_mb": rss,
         "rss_mb_max": max(rss.values()),
         "calibration_loop_ms": round(loop_ms, 3),

@@ -79,6 +79,7 @@ class Running:
     spec: ProcessSpec
     process: asyncio.subprocess.Process
     cold_start_s: float = 0.0
+    cold_start_cpu_s: float = 0.0
 
 
 class WorkerSet:
@@ -117,6 +118,7 @@ class WorkerSet:
                 raise WorkerProcessError(f"{spec.name} not polling after {self._timeout}s")
             await asyncio.sleep(0.02)
         running.cold_start_s = round(time.perf_counter() - began, 3)
+        running.cold_start_cpu_s = round(cpu_seconds(process.pid), 3)
         return running
 
     async def __aenter__(self) -> WorkerSet:
@@ -146,3 +148,8 @@ class WorkerSet:
     def cold_starts(self) -> dict[str, float]:
         """Seconds from spawn to first poll, by process name."""
         return {r.spec.name: r.cold_start_s for r in self.running}
+
+    def cold_start_cpu(self) -> dict[str, float]:
+        """CPU seconds each process used until its first poll (less noisy than wall time on
+        a shared machine)."""
+        return {r.spec.name: r.cold_start_cpu_s for r in self.running}

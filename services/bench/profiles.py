@@ -34,7 +34,9 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "quick": Profile("quick", blocks=3, warmup=4, c1=5, c16=16, c64=64, approvals=8),
+    "quick": Profile(
+        "quick", blocks=3, warmup=4, c1=5, c16=16, c64=64, approvals=8, scaling_sagas=16
+    ),
     "full": Profile(
         "full",
         blocks=5,
