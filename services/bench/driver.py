@@ -84,6 +84,8 @@ class Driver:
                 order(self.saga_id(index), self.variant.payment_method),
                 task_queue=self._queue,
             )
+            if not started.created:  # an earlier run's saga: nothing was measured
+                return False
             status = await started.handle.result()
             return status.state is EXPECTED_STATE[self.variant.payment_method]
         result: str = await self._bare.execute_workflow(

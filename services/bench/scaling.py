@@ -3,6 +3,8 @@ PostgreSQL ledger, each process making one provider call at a time with a slow p
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,9 @@ async def payments_scaling(
 
     All `sagas` start at once: they queue for the payments processes' provider calls, so
     the time until the last one ends is set by how many calls run in parallel."""
+    work_dir = work_dir / f"scaling-{uuid.uuid4().hex[:8]}"  # a fresh server database
     pg = TempPostgres().start()
-    server = DevServer(data_dir=work_dir / "scaling", port=free_port(), ui_port=None)
+    server = DevServer(data_dir=work_dir, port=free_port(), ui_port=None)
     results: dict[str, Any] = {
         "provider_latency_ms": PROVIDER_LATENCY_MS,
         "payments_slots_per_process": PAYMENTS_SLOTS,
@@ -58,7 +61,7 @@ async def payments_scaling(
                 "TEMPORAL_ADDRESS": server.address,
                 "RTW_DATABASE_URL": url,
                 "RTW_DATABASE_POOL_SIZE": "4",
-                "RTW_DATA_DIR": str(work_dir / "scaling" / "data"),
+                "RTW_DATA_DIR": str(work_dir / "data"),
                 "RTW_LOG_LEVEL": "WARNING",
                 "RTW_LOG_FORMAT": "json",
                 "RTW_PAYMENTS_PROVIDER_LATENCY_MS": str(PROVIDER_LATENCY_MS),
@@ -75,7 +78,7 @@ async def payments_scaling(
                     for i in range(count)
                 ),
             ]
-            log_dir = work_dir / "scaling" / "logs" / str(count)
+            log_dir = work_dir / "logs" / str(count)
             async with WorkerSet(client, specs, log_dir=log_dir):
                 driver = Driver(
                     PLATFORM, prefix=prefix, tag=f"scale{count}", bare=client, platform=client
@@ -89,4 +92,5 @@ async def payments_scaling(
     finally:
         await server.stop()
         pg.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
     return results
