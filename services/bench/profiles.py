@@ -35,7 +35,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
-        "quick", blocks=3, warmup=4, c1=5, c16=16, c64=64, approvals=8, scaling_sagas=16
+        "quick", blocks=3, warmup=4, c1=5, c16=16, c64=64, approvals=8, scaling_sagas=24
     ),
     "full": Profile(
         "full",

@@ -45,10 +45,11 @@ def render(latest: Mapping[str, Any], *, source: str) -> str:
         f"average {meta['loadavg_start']} at start), {meta['started_at']}; "
         f"[full report]({source}).",
         "",
-        "| figure | measured | target | |",
-        "|---|---|---|---|",
+        "| figure | measured | min-max over blocks | target | |",
+        "|---|---|---|---|---|",
     ]
     values = {**latest["ratios"], **latest["figures"]}
+    spreads = latest.get("summary", {}).get("ratio_spread", {})
     for key in (*RATIO_KEYS, *FIGURE_KEYS):
         value = values.get(key)
         target = (
@@ -58,7 +59,9 @@ def render(latest: Mapping[str, Any], *, source: str) -> str:
         )
         verdict = meets(key, value if isinstance(value, int | float) else math.nan)
         mark = "" if verdict is None else ("met" if verdict else "**missed**")
-        lines.append(f"| {LABELS[key]} | {_value(value)} | {target} | {mark} |")
+        s = spreads.get(key)
+        span = f"{_value(s['min'])}-{_value(s['max'])}" if s and s.get("n", 0) > 1 else ""
+        lines.append(f"| {LABELS[key]} | {_value(value)} | {span} | {target} | {mark} |")
     lines.append(END)
     return "\n".join(lines)
 

@@ -23,7 +23,8 @@ def latest() -> dict[str, object]:
         "profile": "quick",
         "report": "bench-quick-x.md",
     }
-    return {"ratios": ratios, "figures": figures, "meta": meta}
+    spread = {"platform_vs_bare_p50_c1": {"median": 1.3, "min": 1.1, "max": 1.6, "n": 3}}
+    return {"ratios": ratios, "figures": figures, "meta": meta, "summary": {"ratio_spread": spread}}
 
 
 def test_the_table_is_replaced_between_its_markers(tmp_path: Path) -> None:
@@ -42,10 +43,10 @@ def test_the_table_is_replaced_between_its_markers(tmp_path: Path) -> None:
     assert "Test CPU, Linux x86_64 (2 CPUs" in text
     assert "[full report](bench/results/bench-quick-x.md)" in text
     assert (
-        "| platform / bare same shape: p50 latency at concurrency 1 | 1.3 | <= 1 | **missed** |"
-        in text
+        "| platform / bare same shape: p50 latency at concurrency 1 "
+        "| 1.3 | 1.1-1.6 | <= 1 | **missed** |" in text
     )
-    assert "| `approve` round trip p99, idle (ms) | not measured | <= 30 |  |" in text
+    assert "| `approve` round trip p99, idle (ms) | not measured |  | <= 30 |  |" in text
     assert text.count("\n| ") == len(RATIO_KEYS) + len(FIGURE_KEYS) + 1
 
 
