@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,27 +40,17 @@ EXPORT_DELAY_MS = 500
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True, kw_only=True)
 class BlockContext:
     """What every variant of one block shares: the server, clients, receiver, paths."""
 
-    def __init__(
-        self,
-        *,
-        index: int,
-        server: DevServer,
-        bare: Client,
-        platform: Client,
-        receiver: OtlpReceiver,
-        work_dir: Path,
-        profile: Profile,
-    ) -> None:
-        self.index = index
-        self.server = server
-        self.bare = bare
-        self.platform = platform
-        self.receiver = receiver
-        self.work_dir = work_dir
-        self.profile = profile
+    index: int
+    server: DevServer
+    bare: Client
+    platform: Client
+    receiver: OtlpReceiver
+    work_dir: Path
+    profile: Profile
 
 
 def _specs(variant: Variant, ctx: BlockContext, prefix: str) -> list[ProcessSpec]:
