@@ -42,10 +42,10 @@ PROFILES: dict[str, Profile] = {
         blocks=5,
         warmup=16,
         c1=25,
-        c16=96,
-        c64=192,
+        c16=80,
+        c64=160,
         approvals=30,
-        scaling_sagas=64,
+        scaling_sagas=48,
         sandbox_off=True,
     ),
 }
