@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q services
 	@rm -f $(VENV)/.installed-* && touch $@
 
 .PHONY: install  ## create .venv and install rtw with its dev tools
@@ -60,9 +61,9 @@ image:
 test-container: install image
 	$(BIN)/python -m pytest -ra -m container $(PYTEST_ARGS)
 
-.PHONY: bench  ## tracing off vs on: saga throughput and worker CPU per saga (bench/results/)
+.PHONY: bench  ## platform vs bare SDK, ratios and figures in bench/results/latest.json (PROFILE=quick|full)
 bench: install
-	$(BIN)/rtw bench tracing
+	$(BIN)/rtw bench run --profile $(or $(PROFILE),quick)
 
 .PHONY: chaos  ## faults under load on a multi-replica stack + PostgreSQL (PROFILE=quick|full)
 chaos: install

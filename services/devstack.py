@@ -39,6 +39,7 @@ from services.orchestration.client import (
     start_order,
     wait_for_order,
 )
+from services.runtime.bytecode import compile_services
 from services.runtime.config import Settings
 from services.runtime.connection import connect
 from services.runtime.database import open_database
@@ -75,6 +76,7 @@ async def local_stack(
     }
     stack = LocalStack(address=address, log_dir=log_dir, env=worker_env)
     try:
+        await asyncio.to_thread(compile_services)  # workers load byte-code, not source
         await _prepare_state(settings)
         print("starting workers: " + ", ".join(q.value for q in TaskQueue), flush=True)
         await stack.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from services.runtime.connection import connect
 from services.runtime.database import Database, PostgresDatabase, SqliteDatabase
 from services.runtime.devserver import DevServer, free_port, installed_binary
 from services.runtime.plugin import RtwPlugin
+
+#: Tests always run workflows sandboxed, whatever the shell says (worker processes inherit).
+os.environ.pop("RTW_WORKFLOW_SANDBOX", None)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""Benchmarks of the platform (`rtw bench …`); light to import, the work lives in submodules."""
+"""Benchmarks of the platform (`rtw bench …`).
 
-from services.bench.cli import bench_app
-
-__all__ = ["bench_app"]
+Kept empty: the bare-SDK baseline workflows live in this package and the workflow sandbox
+imports their package on every run, so nothing heavy may load here (the command group is
+`services.bench.cli.bench_app`).
+"""

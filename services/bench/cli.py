@@ -13,6 +13,108 @@ import typer
 bench_app = typer.Typer(help="Benchmarks on a fresh local stack.", no_args_is_help=True)
 
 
+@bench_app.command("run")
+def run(
+    profile: Annotated[str, typer.Option(help="quick (about 4 min on 2 cores) or full")] = "quick",
+    blocks: Annotated[
+        int | None, typer.Option(min=1, help="override the profile's block count")
+    ] = None,
+    variants: Annotated[
+        str | None, typer.Option(help="comma-separated subset of variants (default: all)")
+    ] = None,
+    scaling: Annotated[bool, typer.Option(help="run the payments scaling test")] = True,
+    out_dir: Annotated[Path, typer.Option(help="where JSON and markdown go")] = Path(
+        "bench/results"
+    ),
+    work_dir: Annotated[Path, typer.Option(help="scratch space (servers, logs)")] = Path(
+        ".rtw/bench"
+    ),
+    keep_work_dir: Annotated[bool, typer.Option(help="keep server files and logs")] = False,
+) -> None:
+    """Platform vs bare SDK: every variant in interleaved blocks, ratios and figures in
+    bench/results/ (latest.json)."""
+    import dataclasses
+
+    from services.bench.profiles import PROFILES
+    from services.bench.results import markdown
+    from services.bench.run import run_bench
+    from services.bench.variants import all_variants
+    from services.runtime.devserver import DevServerError
+    from services.runtime.local_stack import WorkerProcessError
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if profile not in PROFILES:
+        typer.echo(f"rtw: unknown profile {profile!r}: choose {', '.join(PROFILES)}", err=True)
+        raise typer.Exit(2)
+    chosen = PROFILES[profile]
+    if blocks is not None:
+        chosen = dataclasses.replace(chosen, blocks=blocks)
+    if not scaling:
+        chosen = dataclasses.replace(chosen, scaling=())
+    every = {v.name: v for v in all_variants(sandbox_off=True)}
+    picked = None
+    if variants:
+        names = [n.strip() for n in variants.split(",") if n.strip()]
+        unknown = [n for n in names if n not in every]
+        if unknown:
+            typer.echo(f"rtw: unknown variants {unknown}: choose from {list(every)}", err=True)
+            raise typer.Exit(2)
+        picked = [every[n] for n in names]
+    command = "rtw bench run --profile " + profile + (f" --blocks {blocks}" if blocks else "")
+    command += (f" --variants {variants}" if variants else "") + (
+        "" if scaling else " --no-scaling"
+    )
+    try:
+        json_path, md_path, result = asyncio.run(
+            run_bench(
+                chosen,
+                command=command,
+                out_dir=out_dir,
+                work_dir=work_dir,
+                variants=picked,
+                keep_work_dir=keep_work_dir,
+            )
+        )
+    except (DevServerError, WorkerProcessError) as exc:
+        typer.echo(f"rtw: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(markdown(result))
+    typer.echo(f"wrote {json_path}, {md_path} and {out_dir / 'latest.json'}")
+
+
+@bench_app.command("coldstart")
+def coldstart(
+    repeat: Annotated[int, typer.Option(min=1, help="starts per worker")] = 5,
+    work_dir: Annotated[Path, typer.Option(help="scratch space")] = Path(".rtw/bench-coldstart"),
+) -> None:
+    """Seconds from spawn to first poll and RSS of each worker (rtw's three and bare SDK)."""
+    from services.bench.coldstart import measure_cold_starts
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    result = asyncio.run(measure_cold_starts(repeat=repeat, work_dir=work_dir))
+    typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("readme")
+def readme(
+    latest: Annotated[Path, typer.Option(help="result to render")] = Path(
+        "bench/results/latest.json"
+    ),
+    readme_path: Annotated[Path, typer.Option("--readme", help="file to update")] = Path(
+        "README.md"
+    ),
+) -> None:
+    """Regenerate the README's performance table from the latest `rtw bench run`."""
+    from services.bench.readme import update_readme
+
+    try:
+        update_readme(readme_path, latest)
+    except (OSError, ValueError, KeyError) as exc:
+        typer.echo(f"rtw: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"updated {readme_path} from {latest}")
+
+
 @bench_app.command("tracing")
 def tracing(
     sagas: Annotated[int, typer.Option(min=1, help="sagas per block (after warm-up)")] = 80,

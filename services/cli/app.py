@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from services.bench import bench_app
+from services.bench.cli import bench_app
 from services.chaos.cli import chaos
 from services.cli._support import print_json, run_client_command, settings_or_exit
 from services.cli.codec import codec_init, codec_key, codec_server, codec_token

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from psycopg import AsyncConnection, errors
+from typing import TYPE_CHECKING, Any
 
 from services.payments.ledger import (
     EntryKind,
@@ -22,6 +20,9 @@ from services.payments.ledger_sql import (
     violation_of_unique,
 )
 from services.runtime.database import PostgresDatabase
+
+if TYPE_CHECKING:  # psycopg loads with the pool, only when PostgreSQL is used
+    from psycopg import AsyncConnection
 
 #: Constant SQL (module constants only; values are bound parameters).
 _INSERT = (
@@ -89,6 +90,8 @@ class PostgresLedger:
             return await _check(conn, entry, lock=False)
 
     async def record(self, entry: LedgerEntry) -> LedgerEntry:
+        from psycopg import errors
+
         try:
             async with self._pool.connection() as conn, conn.transaction():
                 if (earlier := await _check(conn, entry, lock=True)) is not None:

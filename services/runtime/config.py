@@ -46,6 +46,20 @@ class CodecSettings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+class SandboxMode(StrEnum):
+    """How the orchestration worker runs workflow code (`RTW_WORKFLOW_SANDBOX`).
+
+    `strict`: the SDK's sandbox, with rtw's platform and model packages passed through; it
+    catches non-deterministic calls and isolates each run's module state. `off`: no sandbox;
+    cheaper per workflow run, but nothing stops workflow code from reading the clock, random
+    numbers, files or the network, or from sharing module state between runs. Tests and
+    history replays always run sandboxed.
+    """
+
+    STRICT = "strict"
+    OFF = "off"
+
+
 class TemporalSettings(BaseSettings):
     """How to reach Temporal; Temporal's own environment variable names."""
 
@@ -285,6 +299,11 @@ class Settings(BaseSettings):
     environment: str = Field(
         default="dev",
         validation_alias=AliasChoices("RTW_ENVIRONMENT", "DEPLOYMENT_ENVIRONMENT"),
+    )
+
+    workflow_sandbox: SandboxMode = Field(
+        default=SandboxMode.STRICT,
+        description="`strict` (default) or `off`: see docs/capacity.md for what off gives up",
     )
 
     queue_prefix: str = Field(

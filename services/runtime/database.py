@@ -17,15 +17,16 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from psycopg import AsyncConnection
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random
 
 from services.runtime.config import DatabaseSettings
 from services.runtime.migrations import LATEST_VERSION, MIGRATIONS
+
+if TYPE_CHECKING:  # psycopg loads only when PostgreSQL is used (worker cold start)
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +66,11 @@ class PostgresDatabase:
     backend = "postgresql"
 
     def __init__(self, conninfo: str, *, pool_size: int = 10, connect_timeout: float = 10) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout
-        self.pool = AsyncConnectionPool(
+        self.pool: AsyncConnectionPool = AsyncConnectionPool(
             conninfo,
             min_size=1,
             max_size=pool_size,
@@ -80,6 +83,8 @@ class PostgresDatabase:
     @property
     def where(self) -> str:
         """host:port/dbname, without credentials (for messages)."""
+        from psycopg.conninfo import conninfo_to_dict
+
         parts = conninfo_to_dict(self._conninfo)
         return (
             f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
@@ -89,6 +94,8 @@ class PostgresDatabase:
         """Open the pool, failing with one line (the server's own reason) when the database
         cannot be reached. One direct connection first: the pool would only report that it
         timed out, after logging every failed attempt."""
+        from psycopg import AsyncConnection
+
         try:
             probe = await AsyncConnection.connect(
                 self._conninfo, connect_timeout=max(1, int(self._connect_timeout))
@@ -272,6 +279,8 @@ Database = PostgresDatabase | SqliteDatabase
 
 def postgres_conninfo(settings: DatabaseSettings) -> str:
     """The connection string, with the password from its file when one is configured."""
+    from psycopg.conninfo import make_conninfo
+
     assert settings.url is not None
     url = settings.url.get_secret_value()
     if settings.password_file is not None:

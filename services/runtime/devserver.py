@@ -115,6 +115,11 @@ class DevServer:
         return f"localhost:{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """Process id of the running server (None when stopped)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def ui_url(self) -> str | None:
         """Where the Web UI listens, when enabled."""
         return f"http://localhost:{self.ui_port}" if self.ui_port else None

@@ -15,10 +15,10 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from services.contracts import TaskQueue
-from services.runtime.config import Settings
+from services.runtime.config import SandboxMode, Settings
 from services.runtime.connection import connect
 from services.runtime.database import DatabaseError
 from services.runtime.deployments import (
@@ -44,9 +44,13 @@ CONNECT_RETRY_SECONDS = 60.0
 
 def worker_options(settings: Settings, queue: TaskQueue) -> dict[str, object]:
     """Worker keyword arguments shared by every service: queue, tuning, graceful timeout,
-    Worker Deployment version."""
+    Worker Deployment version, and no workflow sandbox when `RTW_WORKFLOW_SANDBOX=off`."""
     tuning = settings.tuning
-    return {
+    options: dict[str, object] = {}
+    if queue is TaskQueue.ORCHESTRATION and settings.workflow_sandbox is SandboxMode.OFF:
+        logger.warning("workflow sandbox off (RTW_WORKFLOW_SANDBOX=off): determinism unchecked")
+        options["workflow_runner"] = UnsandboxedWorkflowRunner()
+    return options | {
         "task_queue": settings.queue_name(queue),
         "max_concurrent_activities": tuning.max_concurrent_activities,
         "max_concurrent_workflow_tasks": tuning.max_concurrent_workflow_tasks,

@@ -1,0 +1,102 @@
+"""A bare-SDK workflow of the same shape as rtw's OrderSaga (happy path), for the
+`platform_vs_bare_*` ratios.
+
+It mirrors what OrderSaga asks of Temporal, step for step, without rtw's platform (plugin,
+pydantic models, stores): the claim activity, the policy local activity, authorize and
+capture on the payments queue with heartbeats, reserve on the orchestration queue, the
+confirmation on the notifications queue, then the Shipment child whose booking signals it
+three times while it waits with its SLA timers.
+
+When OrderSaga's shape changes, change this file to match: `rtw bench run` reports both
+histories' event counts and types (`shape_check` in the results) and its test fails while
+they differ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from services.bench.bare_activities import (
+        BOOK,
+        CARRIER_SIGNAL,
+        STEP,
+        BareBooking,
+        BareResult,
+        BareSagaInput,
+        BareStep,
+    )
+    from services.bench.bare_workflows import NOTIFICATIONS, ORCHESTRATION, PAYMENTS, step
+
+TIMEOUT = timedelta(seconds=30)
+#: OrderSaga's default shipment SLAs (pickup, delivery).
+SLAS = {"pickup": timedelta(hours=48), "delivery": timedelta(days=14)}
+RANK = {"picked_up": 1, "in_transit": 2, "delivered": 3}
+
+
+@workflow.defn(name="BareSameShapeShipment")
+class BareSameShapeShipment:
+    """Books (the booking signals three carrier events), then waits for `delivered` with a
+    timer on the nearest SLA, re-armed after every applied event, like rtw's Shipment."""
+
+    def __init__(self) -> None:
+        self._rank = 0
+
+    @workflow.signal(name=CARRIER_SIGNAL)
+    def carrier_event(self, event: str) -> None:
+        self._rank = max(self._rank, RANK[event.rsplit(":", 1)[1]])
+
+    @workflow.run
+    async def run(self, saga: BareSagaInput) -> str:
+        info = workflow.info()
+        started = workflow.now()
+        await workflow.execute_activity(
+            BOOK,
+            BareBooking(saga_id=saga.saga_id, shipment_id=info.workflow_id),
+            result_type=BareResult,
+            start_to_close_timeout=TIMEOUT,
+        )
+        while self._rank < RANK["delivered"]:
+            seen = self._rank
+            due = [
+                started + SLAS[name]
+                for name, need in (("pickup", 1), ("delivery", 3))
+                if self._rank < need
+            ]
+            with contextlib.suppress(TimeoutError):  # an SLA passed: keep waiting
+                await workflow.wait_condition(
+                    lambda seen=seen: self._rank != seen,  # type: ignore[misc]
+                    timeout=max(min(due) - workflow.now(), timedelta(seconds=1)),
+                )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return saga.saga_id
+
+
+@workflow.defn(name="BareSameShapeSaga")
+class BareSameShapeSaga:
+    """OrderSaga's happy path, bare."""
+
+    @workflow.run
+    async def run(self, saga: BareSagaInput) -> str:
+        await step(saga.saga_id, "claim", ORCHESTRATION)
+        await workflow.execute_local_activity(
+            STEP,
+            BareStep(saga_id=saga.saga_id, step="policy"),
+            result_type=BareResult,
+            start_to_close_timeout=timedelta(seconds=10),
+        )
+        await step(saga.saga_id, "authorize", PAYMENTS, heartbeat=True)
+        await step(saga.saga_id, "reserve", ORCHESTRATION)
+        await step(saga.saga_id, "capture", PAYMENTS, heartbeat=True)
+        await step(saga.saga_id, "notify", NOTIFICATIONS)
+        await workflow.execute_child_workflow(
+            BareSameShapeShipment.run,
+            saga,
+            id=f"bare-same-shipment-{saga.saga_id}",
+            task_queue=workflow.info().task_queue,
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return saga.saga_id
