@@ -52,7 +52,7 @@ def run(
         chosen = dataclasses.replace(chosen, blocks=blocks)
     if not scaling:
         chosen = dataclasses.replace(chosen, scaling=())
-    every = {v.name: v for v in all_variants(sandbox_off=True)}
+    every = {v.name: v for v in all_variants(sandbox_off=True, encrypted=True)}
     picked = None
     if variants:
         names = [n.strip() for n in variants.split(",") if n.strip()]
