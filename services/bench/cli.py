@@ -121,22 +121,22 @@ Sagas = Annotated[int, typer.Option(min=1, help="sagas per block (after warm-up)
 Blocks = Annotated[int, typer.Option(min=2, help="blocks, alternating off/on")]
 Concurrency = Annotated[int, typer.Option(min=1, help="sagas in flight")]
 OutDir = Annotated[Path, typer.Option(help="where JSON and markdown go")]
-RESULTS_DIR = Path("bench/results")
-
-Report = tuple[Path, Path, dict[str, Any]]
+RESULTS = Path("bench/results")
 
 
 def _off_on(
     name: str,
-    bench: Callable[..., Coroutine[Any, Any, Report]],
+    bench: Callable[..., Coroutine[Any, Any, tuple[Path, Path, dict[str, Any]]]],
     *,
     sagas: int,
     blocks: int,
     concurrency: int,
     out_dir: Path,
     work_dir: Path = Path(".rtw/bench"),
-) -> Report:
-    """Run one off-vs-on benchmark as `rtw bench NAME`; a stack that fails to start exits 1."""
+    show_report: bool = False,
+) -> None:
+    """Run one off-vs-on benchmark as `rtw bench NAME` and print its summary as JSON (or its
+    markdown report); a stack that fails to start exits 1."""
     from services.bench.saga_blocks import BenchConfig
     from services.runtime.devserver import DevServerError
     from services.runtime.local_stack import WorkerProcessError
@@ -147,24 +147,24 @@ def _off_on(
     )
     command = f"rtw bench {name} --sagas {sagas} --blocks {blocks} --concurrency {concurrency}"
     try:
-        report: Report = asyncio.run(bench(config, command=command))
+        json_path, md_path, summary = asyncio.run(bench(config, command=command))
     except (DevServerError, WorkerProcessError) as exc:
         typer.echo(f"rtw: {exc}", err=True)
         raise typer.Exit(1) from None
-    return report
+    typer.echo(
+        md_path.read_text(encoding="utf-8") if show_report else json.dumps(summary, indent=2)
+    )
+    typer.echo(f"wrote {json_path} and {md_path}")
 
 
 @bench_app.command("tracing")
 def tracing(
-    sagas: Sagas = 80,
-    blocks: Blocks = 6,
-    concurrency: Concurrency = 16,
-    out_dir: OutDir = RESULTS_DIR,
+    sagas: Sagas = 80, blocks: Blocks = 6, concurrency: Concurrency = 16, out_dir: OutDir = RESULTS
 ) -> None:
     """Saga throughput and worker CPU per saga with tracing off vs on (interleaved blocks)."""
     from services.bench.tracing import run_tracing_bench
 
-    json_path, md_path, summary = _off_on(
+    _off_on(
         "tracing",
         run_tracing_bench,
         sagas=sagas,
@@ -172,21 +172,16 @@ def tracing(
         concurrency=concurrency,
         out_dir=out_dir,
     )
-    typer.echo(json.dumps(summary, indent=2))
-    typer.echo(f"wrote {json_path} and {md_path}")
 
 
 @bench_app.command("versioning")
 def versioning(
-    sagas: Sagas = 80,
-    blocks: Blocks = 6,
-    concurrency: Concurrency = 16,
-    out_dir: OutDir = RESULTS_DIR,
+    sagas: Sagas = 80, blocks: Blocks = 6, concurrency: Concurrency = 16, out_dir: OutDir = RESULTS
 ) -> None:
     """Saga throughput and worker CPU per saga with Worker Versioning off vs on."""
     from services.bench.versioning import run_versioning_bench
 
-    json_path, md_path, summary = _off_on(
+    _off_on(
         "versioning",
         run_versioning_bench,
         sagas=sagas,
@@ -194,8 +189,6 @@ def versioning(
         concurrency=concurrency,
         out_dir=out_dir,
     )
-    typer.echo(json.dumps(summary, indent=2))
-    typer.echo(f"wrote {json_path} and {md_path}")
 
 
 @bench_app.command("ledger")
@@ -223,15 +216,12 @@ def ledger(
 
 @bench_app.command("codec")
 def codec(
-    sagas: Sagas = 60,
-    blocks: Blocks = 4,
-    concurrency: Concurrency = 16,
-    out_dir: OutDir = RESULTS_DIR,
+    sagas: Sagas = 60, blocks: Blocks = 4, concurrency: Concurrency = 16, out_dir: OutDir = RESULTS
 ) -> None:
     """Payload encryption's cost: the codec alone, and saga throughput with it off vs on."""
     from services.bench.codec import run_codec_bench
 
-    json_path, md_path, _ = _off_on(
+    _off_on(
         "codec",
         run_codec_bench,
         sagas=sagas,
@@ -239,6 +229,5 @@ def codec(
         concurrency=concurrency,
         out_dir=out_dir,
         work_dir=Path(".rtw/bench-codec"),
+        show_report=True,
     )
-    typer.echo(md_path.read_text(encoding="utf-8"))
-    typer.echo(f"wrote {json_path} and {md_path}")

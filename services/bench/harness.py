@@ -55,7 +55,7 @@ class BlockContext:
     profile: Profile
 
 
-def codec_keys(ctx: BlockContext) -> Path:
+def _codec_keys(ctx: BlockContext) -> Path:
     """The block's payload keys file (one fresh key, made on first use) of encrypted variants."""
     keys = ctx.work_dir / "codec-keys.json"
     if not keys.exists():
@@ -64,17 +64,16 @@ def codec_keys(ctx: BlockContext) -> Path:
     return keys
 
 
-async def platform_client(variant: Variant, ctx: BlockContext) -> Client:
+async def _platform_client(variant: Variant, ctx: BlockContext) -> Client:
     """The client that drives a platform variant: the block's, or for an encrypted variant
     one that encrypts with the workers' keys (it starts the sagas and reads their results)."""
     if not variant.encrypted:
         return ctx.platform
-    codec = CodecSettings(keys_file=codec_keys(ctx))
+    codec = CodecSettings(keys_file=_codec_keys(ctx))
     return await connect(TemporalSettings(address=ctx.server.address, codec=codec))
 
 
-def specs(variant: Variant, ctx: BlockContext, prefix: str) -> list[ProcessSpec]:
-    """The worker processes of `variant` in this block."""
+def _specs(variant: Variant, ctx: BlockContext, prefix: str) -> list[ProcessSpec]:
     address = ctx.server.address
     if not variant.platform:
         return [bare_spec(role, prefix=prefix, address=address) for role in variant.roles]
@@ -93,7 +92,7 @@ def specs(variant: Variant, ctx: BlockContext, prefix: str) -> list[ProcessSpec]
             "OTEL_BSP_SCHEDULE_DELAY": str(EXPORT_DELAY_MS),
         }
     if variant.encrypted:
-        env[KEYS_FILE_VARIABLE] = str(codec_keys(ctx))
+        env[KEYS_FILE_VARIABLE] = str(_codec_keys(ctx))
     return [platform_spec(role, prefix=prefix, env=env) for role in variant.roles]
 
 
@@ -121,12 +120,12 @@ async def run_variant(variant: Variant, ctx: BlockContext) -> dict[str, Any]:
         prefix=prefix,
         tag=f"b{ctx.index}-{variant.name}",
         bare=ctx.bare,
-        platform=await platform_client(variant, ctx),
+        platform=await _platform_client(variant, ctx),
     )
     assert ctx.server.pid is not None
     log_dir = ctx.work_dir / "logs" / variant.name
     record: dict[str, Any] = {}
-    async with WorkerSet(ctx.bare, specs(variant, ctx, prefix), log_dir=log_dir) as workers:
+    async with WorkerSet(ctx.bare, _specs(variant, ctx, prefix), log_dir=log_dir) as workers:
         failures = (await driver.batch(0, profile.warmup, 16)).failures
         index = profile.warmup
         c1 = await driver.batch(index, profile.c1, 1)
