@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,7 +52,7 @@ def run(
         chosen = dataclasses.replace(chosen, blocks=blocks)
     if not scaling:
         chosen = dataclasses.replace(chosen, scaling=())
-    every = {v.name: v for v in all_variants(sandbox_off=True)}
+    every = {v.name: v for v in all_variants(sandbox_off=True, encrypted=True)}
     picked = None
     if variants:
         names = [n.strip() for n in variants.split(",") if n.strip()]
@@ -115,57 +116,79 @@ def readme(
     typer.echo(f"updated {readme_path} from {latest}")
 
 
-@bench_app.command("tracing")
-def tracing(
-    sagas: Annotated[int, typer.Option(min=1, help="sagas per block (after warm-up)")] = 80,
-    blocks: Annotated[int, typer.Option(min=2, help="blocks, alternating off/on")] = 6,
-    concurrency: Annotated[int, typer.Option(min=1, help="sagas in flight")] = 16,
-    out_dir: Annotated[Path, typer.Option(help="where JSON and markdown go")] = Path(
-        "bench/results"
-    ),
+#: Options of the off-vs-on saga benchmarks (`tracing`, `versioning`, `codec`).
+Sagas = Annotated[int, typer.Option(min=1, help="sagas per block (after warm-up)")]
+Blocks = Annotated[int, typer.Option(min=2, help="blocks, alternating off/on")]
+Concurrency = Annotated[int, typer.Option(min=1, help="sagas in flight")]
+OutDir = Annotated[Path, typer.Option(help="where JSON and markdown go")]
+RESULTS = Path("bench/results")
+
+
+def _off_on(
+    name: str,
+    bench: Callable[..., Coroutine[Any, Any, tuple[Path, Path, dict[str, Any]]]],
+    *,
+    sagas: int,
+    blocks: int,
+    concurrency: int,
+    out_dir: Path,
+    work_dir: Path = Path(".rtw/bench"),
+    show_report: bool = False,
 ) -> None:
-    """Saga throughput and worker CPU per saga with tracing off vs on (interleaved blocks)."""
-    from services.bench.tracing import BenchConfig, run_tracing_bench
+    """Run one off-vs-on benchmark as `rtw bench NAME` and print its summary as JSON (or its
+    markdown report); a stack that fails to start exits 1."""
+    from services.bench.saga_blocks import BenchConfig
     from services.runtime.devserver import DevServerError
     from services.runtime.local_stack import WorkerProcessError
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    config = BenchConfig(sagas=sagas, blocks=blocks, concurrency=concurrency, out_dir=out_dir)
-    command = f"rtw bench tracing --sagas {sagas} --blocks {blocks} --concurrency {concurrency}"
+    config = BenchConfig(
+        sagas=sagas, blocks=blocks, concurrency=concurrency, out_dir=out_dir, work_dir=work_dir
+    )
+    command = f"rtw bench {name} --sagas {sagas} --blocks {blocks} --concurrency {concurrency}"
     try:
-        json_path, md_path, summary = asyncio.run(run_tracing_bench(config, command=command))
+        json_path, md_path, summary = asyncio.run(bench(config, command=command))
     except (DevServerError, WorkerProcessError) as exc:
         typer.echo(f"rtw: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(json.dumps(summary, indent=2))
+    typer.echo(
+        md_path.read_text(encoding="utf-8") if show_report else json.dumps(summary, indent=2)
+    )
     typer.echo(f"wrote {json_path} and {md_path}")
+
+
+@bench_app.command("tracing")
+def tracing(
+    sagas: Sagas = 80, blocks: Blocks = 6, concurrency: Concurrency = 16, out_dir: OutDir = RESULTS
+) -> None:
+    """Saga throughput and worker CPU per saga with tracing off vs on (interleaved blocks)."""
+    from services.bench.tracing import run_tracing_bench
+
+    _off_on(
+        "tracing",
+        run_tracing_bench,
+        sagas=sagas,
+        blocks=blocks,
+        concurrency=concurrency,
+        out_dir=out_dir,
+    )
 
 
 @bench_app.command("versioning")
 def versioning(
-    sagas: Annotated[int, typer.Option(min=1, help="sagas per block (after warm-up)")] = 80,
-    blocks: Annotated[int, typer.Option(min=2, help="blocks, alternating off/on")] = 6,
-    concurrency: Annotated[int, typer.Option(min=1, help="sagas in flight")] = 16,
-    out_dir: Annotated[Path, typer.Option(help="where JSON and markdown go")] = Path(
-        "bench/results"
-    ),
+    sagas: Sagas = 80, blocks: Blocks = 6, concurrency: Concurrency = 16, out_dir: OutDir = RESULTS
 ) -> None:
     """Saga throughput and worker CPU per saga with Worker Versioning off vs on."""
-    from services.bench.tracing import BenchConfig
     from services.bench.versioning import run_versioning_bench
-    from services.runtime.devserver import DevServerError
-    from services.runtime.local_stack import WorkerProcessError
 
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    config = BenchConfig(sagas=sagas, blocks=blocks, concurrency=concurrency, out_dir=out_dir)
-    command = f"rtw bench versioning --sagas {sagas} --blocks {blocks} --concurrency {concurrency}"
-    try:
-        json_path, md_path, summary = asyncio.run(run_versioning_bench(config, command=command))
-    except (DevServerError, WorkerProcessError) as exc:
-        typer.echo(f"rtw: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(json.dumps(summary, indent=2))
-    typer.echo(f"wrote {json_path} and {md_path}")
+    _off_on(
+        "versioning",
+        run_versioning_bench,
+        sagas=sagas,
+        blocks=blocks,
+        concurrency=concurrency,
+        out_dir=out_dir,
+    )
 
 
 @bench_app.command("ledger")
@@ -193,28 +216,21 @@ def ledger(
 
 @bench_app.command("codec")
 def codec(
-    sagas: Annotated[int, typer.Option(min=1, help="sagas per block (after warm-up)")] = 60,
-    blocks: Annotated[int, typer.Option(min=2, help="blocks, alternating off/on")] = 4,
-    concurrency: Annotated[int, typer.Option(min=1, help="sagas in flight")] = 16,
-    out_dir: Annotated[Path, typer.Option(help="where JSON and markdown go")] = Path(
-        "bench/results"
-    ),
+    sagas: Sagas = 60, blocks: Blocks = 4, concurrency: Concurrency = 16, out_dir: OutDir = RESULTS
 ) -> None:
     """Payload encryption's cost: the codec alone, and saga throughput with it off vs on."""
-    from services.bench.codec import CodecBenchConfig, run_codec_bench
-    from services.runtime.devserver import DevServerError
-    from services.runtime.local_stack import WorkerProcessError
+    from services.bench.codec import run_codec_bench
 
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    config = CodecBenchConfig(sagas=sagas, blocks=blocks, concurrency=concurrency, out_dir=out_dir)
-    command = f"rtw bench codec --sagas {sagas} --blocks {blocks} --concurrency {concurrency}"
-    try:
-        json_path, md_path, _ = asyncio.run(run_codec_bench(config, command=command))
-    except (DevServerError, WorkerProcessError) as exc:
-        typer.echo(f"rtw: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(md_path.read_text(encoding="utf-8"))
-    typer.echo(f"wrote {json_path} and {md_path}")
+    _off_on(
+        "codec",
+        run_codec_bench,
+        sagas=sagas,
+        blocks=blocks,
+        concurrency=concurrency,
+        out_dir=out_dir,
+        work_dir=Path(".rtw/bench-codec"),
+        show_report=True,
+    )
 
 
 @bench_app.command("gateway")

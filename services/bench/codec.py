@@ -1,72 +1,34 @@
 """`rtw bench codec`: what payload encryption costs, measured in one run.
 
 Two measurements: the codec alone (encode + decode of a typical order payload, in process),
-and whole sagas with encryption off vs on, in interleaved blocks, each on a fresh dev server
-with fresh worker processes (the client starting the sagas encrypts too). Worker CPU comes
-from /proc/<pid>/stat. Modules are byte-compiled first, so neither variant pays for it.
+and whole sagas with encryption off vs on, in interleaved blocks on fresh servers and workers
+(`services.bench.saga_blocks`; the client starting the sagas encrypts too). Modules are
+byte-compiled first, so neither variant pays for it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import compileall
-import json
 import os
-import platform
-import shutil
-import statistics
+import tempfile
 import time
-import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from temporalio.converter import DataConverter
 
-from services.bench.tracing import process_cpu_seconds
-from services.contracts import OrderInput, OrderState, TaskQueue
-from services.orchestration.client import start_order
-from services.runtime.codec import EncryptionCodec, KeyRing
-from services.runtime.config import CodecSettings, TemporalSettings
-from services.runtime.connection import connect
-from services.runtime.devserver import DevServer, free_port
+from services.bench.off_on import compare, run_meta, write_report
+from services.bench.saga_blocks import BenchConfig, BlockResult, run_blocks
+from services.contracts import OrderInput
+from services.runtime.codec import KEYS_FILE_VARIABLE, EncryptionCodec, KeyRing
 from services.runtime.keyfiles import add_key
-from services.runtime.local_stack import LocalStack
 
 VARIANTS = ("off", "on")
 SERVICES_DIR = Path(__file__).resolve().parents[1]
-
-
-@dataclass(frozen=True)
-class CodecBenchConfig:
-    """What to run."""
-
-    sagas: int = 60
-    blocks: int = 4
-    concurrency: int = 16
-    warmup: int = 10
-    codec_rounds: int = 2000
-    out_dir: Path = Path("bench/results")
-    work_dir: Path = Path(".rtw/bench-codec")
-
-
-@dataclass
-class Block:
-    """One block of sagas with encryption off or on."""
-
-    variant: str
-    sagas: int
-    seconds: float
-    sagas_per_second: float
-    cpu_ms_per_saga: float
-    failures: int
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
-
-    @property
-    def p50_ms(self) -> float:
-        """Median saga latency."""
-        return statistics.median(self.latencies_ms) if self.latencies_ms else 0.0
+#: Block figures the codec report leaves out.
+_NOT_REPORTED = ("worker_cpu_seconds", "spans_exported")
 
 
 def order(block: str, index: int) -> OrderInput:
@@ -105,98 +67,9 @@ async def measure_codec(rounds: int) -> dict[str, float]:
     }
 
 
-async def _sagas(
-    settings: TemporalSettings, block: str, first: int, count: int, concurrency: int
-) -> tuple[list[float], int]:
-    client = await connect(settings)
-    gate = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
-    failures = 0
-
-    async def one(index: int) -> None:
-        nonlocal failures
-        async with gate:
-            began = time.perf_counter()
-            started = await start_order(
-                client, order(block, index), task_queue=TaskQueue.ORCHESTRATION.value
-            )
-            status = await started.handle.result()
-            latencies.append((time.perf_counter() - began) * 1000)
-            failures += status.state is not OrderState.COMPLETED
-
-    await asyncio.gather(*(one(i) for i in range(first, first + count)))
-    return latencies, failures
-
-
-async def run_block(variant: str, index: int, config: CodecBenchConfig) -> Block:
-    """`config.sagas` sagas with encryption `variant` on a fresh server and fresh workers."""
-    block = f"{index}-{variant}-{uuid.uuid4().hex[:6]}"
-    block_dir = config.work_dir / block
-    block_dir.mkdir(parents=True, exist_ok=True)
-    env = {"RTW_DATA_DIR": str(block_dir), "RTW_LOG_LEVEL": "WARNING", "RTW_LOG_FORMAT": "json"}
-    codec = CodecSettings()
-    if variant == "on":
-        keys = block_dir / "keys.json"
-        add_key(keys, "bench-1", activate=True)
-        env["RTW_CODEC_KEYS_FILE"] = str(keys)
-        codec = CodecSettings(keys_file=keys)
-    server = DevServer(data_dir=block_dir, port=free_port(), ui_port=None)
-    await server.start()
-    settings = TemporalSettings(address=server.address, codec=codec)
-    stack = LocalStack(address=server.address, env=env, log_dir=block_dir / "logs")
-    try:
-        await stack.start()
-        await _sagas(settings, block, 0, config.warmup, config.concurrency)
-        pids = [w.process.pid for w in stack.workers.values() if w.process is not None]
-        cpu_before = sum(process_cpu_seconds(pid) for pid in pids)
-        began = time.perf_counter()
-        latencies, failures = await _sagas(
-            settings, block, config.warmup, config.sagas, config.concurrency
-        )
-        seconds = time.perf_counter() - began
-        cpu = sum(process_cpu_seconds(pid) for pid in pids) - cpu_before
-    finally:
-        await stack.stop()
-        await server.stop()
-        shutil.rmtree(block_dir, ignore_errors=True)
-    return Block(
-        variant=variant,
-        sagas=config.sagas,
-        seconds=round(seconds, 3),
-        sagas_per_second=round(config.sagas / seconds, 2),
-        cpu_ms_per_saga=round(cpu / config.sagas * 1000, 2),
-        failures=failures,
-        latencies_ms=latencies,
-    )
-
-
-def summarize(blocks: list[Block]) -> dict[str, Any]:
+def summarize(blocks: Sequence[BlockResult]) -> dict[str, Any]:
     """Per-variant medians and the relative cost of encryption."""
-    summary: dict[str, Any] = {}
-    for variant in VARIANTS:
-        mine = [b for b in blocks if b.variant == variant]
-        summary[variant] = {
-            "blocks": len(mine),
-            "sagas_per_second_median": round(
-                statistics.median(b.sagas_per_second for b in mine), 2
-            ),
-            "cpu_ms_per_saga_median": round(statistics.median(b.cpu_ms_per_saga for b in mine), 2),
-            "p50_latency_ms_median": round(statistics.median(b.p50_ms for b in mine), 1),
-            "failures": sum(b.failures for b in mine),
-        }
-    off, on = summary["off"], summary["on"]
-    summary["encryption_cost"] = {
-        "throughput_change_pct": round(
-            (on["sagas_per_second_median"] / off["sagas_per_second_median"] - 1) * 100, 1
-        ),
-        "cpu_per_saga_change_pct": round(
-            (on["cpu_ms_per_saga_median"] / off["cpu_ms_per_saga_median"] - 1) * 100, 1
-        ),
-        "p50_latency_change_pct": round(
-            (on["p50_latency_ms_median"] / off["p50_latency_ms_median"] - 1) * 100, 1
-        ),
-    }
-    return summary
+    return compare(blocks, off="off", on="on", cost="encryption_cost")
 
 
 def markdown(meta: dict[str, Any], micro: dict[str, float], summary: dict[str, Any]) -> str:
@@ -235,42 +108,34 @@ def markdown(meta: dict[str, Any], micro: dict[str, float], summary: dict[str, A
 
 
 async def run_codec_bench(
-    config: CodecBenchConfig, *, command: str
+    config: BenchConfig, *, command: str, codec_rounds: int = 2000
 ) -> tuple[Path, Path, dict[str, Any]]:
     """Measure, write JSON and markdown under `config.out_dir`, return their paths."""
     compileall.compile_dir(str(SERVICES_DIR), quiet=1)
     started = datetime.now(UTC)
     load_before = os.getloadavg()[0]
-    micro = await measure_codec(config.codec_rounds)
-    blocks = [await run_block(VARIANTS[i % 2], i, config) for i in range(config.blocks)]
+    micro = await measure_codec(codec_rounds)
+    with tempfile.TemporaryDirectory(prefix="rtw-bench-codec-") as keys_dir:
+        keys = Path(keys_dir) / "keys.json"
+        add_key(keys, "bench-1", activate=True)
+        blocks = await run_blocks(config, {"off": {}, "on": {KEYS_FILE_VARIABLE: str(keys)}})
     summary = summarize(blocks)
     meta = {
-        "started_at": started.isoformat(timespec="seconds"),
-        "command": command,
-        "machine": f"{platform.system()} {platform.machine()} Python {platform.python_version()}",
-        "cpus": os.cpu_count(),
-        "sagas": config.sagas,
-        "warmup": config.warmup,
-        "concurrency": config.concurrency,
+        **run_meta(config, started=started, command=command),
         "blocks": config.blocks,
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
-    config.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"codec-{started.strftime('%Y%m%dT%H%M%SZ')}"
-    json_path, md_path = config.out_dir / f"{stem}.json", config.out_dir / f"{stem}.md"
-    blocks_out = [
-        {
-            **{k: v for k, v in asdict(b).items() if k != "latencies_ms"},
-            "p50_ms": round(b.p50_ms, 1),
-        }
-        for b in blocks
-    ]
-    json_path.write_text(
-        json.dumps(
-            {"meta": meta, "codec": micro, "summary": summary, "blocks": blocks_out}, indent=2
-        )
-        + "\n",
-        encoding="utf-8",
+    payload = {
+        "meta": meta,
+        "codec": micro,
+        "summary": summary,
+        "blocks": [b.record(without=_NOT_REPORTED) for b in blocks],
+    }
+    json_path, md_path = write_report(
+        config.out_dir,
+        "codec",
+        started=started,
+        payload=payload,
+        markdown=markdown(meta, micro, summary),
     )
-    md_path.write_text(markdown(meta, micro, summary), encoding="utf-8")
     return json_path, md_path, summary

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from services.bench.tracing import process_cpu_seconds
+from services.bench.procstat import cpu_seconds
 from services.contracts import TaskQueue
 from services.gateway.process import GatewayProcess
 from services.runtime.config import TemporalSettings
@@ -172,7 +172,7 @@ async def _wrk(
 
 
 def _cpu(pids: Mapping[str, int]) -> dict[str, float]:
-    return {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
 
 async def _wait_for_sagas(address: str, task_queue: str, *, timeout: float = 300) -> list[str]:

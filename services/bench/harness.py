@@ -25,9 +25,11 @@ from services.bench.profiles import Profile
 from services.bench.receiver import OtlpReceiver
 from services.bench.stats import percentile
 from services.bench.variants import PLATFORM, Variant
-from services.runtime.config import TemporalSettings
+from services.runtime.codec import KEYS_FILE_VARIABLE
+from services.runtime.config import CodecSettings, TemporalSettings
 from services.runtime.connection import connect
 from services.runtime.devserver import DevServer, free_port
+from services.runtime.keyfiles import add_key
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,24 @@ class BlockContext:
     profile: Profile
 
 
+def _codec_keys(ctx: BlockContext) -> Path:
+    """The block's payload keys file (one fresh key, made on first use) of encrypted variants."""
+    keys = ctx.work_dir / "codec-keys.json"
+    if not keys.exists():
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
+        add_key(keys, "bench-1", activate=True)
+    return keys
+
+
+async def _platform_client(variant: Variant, ctx: BlockContext) -> Client:
+    """The client that drives a platform variant: the block's, or for an encrypted variant
+    one that encrypts with the workers' keys (it starts the sagas and reads their results)."""
+    if not variant.encrypted:
+        return ctx.platform
+    codec = CodecSettings(keys_file=_codec_keys(ctx))
+    return await connect(TemporalSettings(address=ctx.server.address, codec=codec))
+
+
 def _specs(variant: Variant, ctx: BlockContext, prefix: str) -> list[ProcessSpec]:
     address = ctx.server.address
     if not variant.platform:
@@ -71,6 +91,8 @@ def _specs(variant: Variant, ctx: BlockContext, prefix: str) -> list[ProcessSpec
             "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
             "OTEL_BSP_SCHEDULE_DELAY": str(EXPORT_DELAY_MS),
         }
+    if variant.encrypted:
+        env[KEYS_FILE_VARIABLE] = str(_codec_keys(ctx))
     return [platform_spec(role, prefix=prefix, env=env) for role in variant.roles]
 
 
@@ -98,7 +120,7 @@ async def run_variant(variant: Variant, ctx: BlockContext) -> dict[str, Any]:
         prefix=prefix,
         tag=f"b{ctx.index}-{variant.name}",
         bare=ctx.bare,
-        platform=ctx.platform,
+        platform=await _platform_client(variant, ctx),
     )
     assert ctx.server.pid is not None
     log_dir = ctx.work_dir / "logs" / variant.name

@@ -19,6 +19,7 @@ class Profile:
         scaling: payments process counts of the scaling test (empty: skipped).
         scaling_sagas: sagas started at once in each scaling configuration.
         sandbox_off: also run the platform with `RTW_WORKFLOW_SANDBOX=off`.
+        encryption: also run the platform with payload encryption (`platform_encrypted`).
     """
 
     name: str
@@ -31,6 +32,7 @@ class Profile:
     scaling: tuple[int, ...] = (1, 2, 4)
     scaling_sagas: int = 24
     sandbox_off: bool = False
+    encryption: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -47,5 +49,6 @@ PROFILES: dict[str, Profile] = {
         approvals=30,
         scaling_sagas=48,
         sandbox_off=True,
+        encryption=True,
     ),
 }

@@ -20,6 +20,7 @@ LABELS: dict[str, str] = {
     "optimized_vs_naive_server_cpu": "OrderSaga / naive shape: server CPU per saga",
     "optimized_vs_naive_p50_c1": "OrderSaga / naive shape: p50 latency at concurrency 1",
     "tracing_on_off_throughput": "tracing on / off: throughput at 16 in flight",
+    "encryption_on_off_throughput": "payload encryption on / off: throughput at 16 in flight",
     "payments_scaling_2": "payments-bound throughput, 2 processes / 1",
     "payments_scaling_4": "payments-bound throughput, 4 processes / 1",
     "update_p50_ms": "`approve` round trip p50, idle (ms)",

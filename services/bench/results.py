@@ -19,6 +19,7 @@ PAIRED_RATIOS: dict[str, tuple[str, str, str]] = {
     "optimized_vs_naive_server_cpu": ("platform", "bare_naive_shape", "cpu_norm_per_saga.server"),
     "optimized_vs_naive_p50_c1": ("platform", "bare_naive_shape", "p50_c1_ms"),
     "tracing_on_off_throughput": ("platform_tracing", "platform", "throughput_c16"),
+    "encryption_on_off_throughput": ("platform_encrypted", "platform", "throughput_c16"),
 }
 RATIO_KEYS = (*PAIRED_RATIOS, "payments_scaling_2", "payments_scaling_4")
 FIGURE_KEYS = (

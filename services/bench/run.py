@@ -47,7 +47,9 @@ async def run_bench(
     """Run `profile`; write `bench-<profile>-<time>.{json,md}` and `latest.json`."""
     started = datetime.now(UTC)
     chosen = (
-        list(variants) if variants is not None else all_variants(sandbox_off=profile.sandbox_off)
+        list(variants)
+        if variants is not None
+        else all_variants(sandbox_off=profile.sandbox_off, encrypted=profile.encryption)
     )
     bytecode = compile_services()
     stem = f"bench-{profile.name}-{started.strftime('%Y%m%dT%H%M%SZ')}"

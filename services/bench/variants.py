@@ -7,11 +7,6 @@ from dataclasses import dataclass, field
 
 ROLES = ("orchestration", "payments", "notifications")
 
-#: Environment that turns payload encryption on in the platform's workers, or None while
-#: rtw has no payload codec. Set it when the codec lands: the `platform_encrypted` variant
-#: and the `encryption_on_off_throughput` ratio then appear in every run.
-ENCRYPTION_ENV: Mapping[str, str] | None = None
-
 
 @dataclass(frozen=True)
 class Variant:
@@ -26,6 +21,8 @@ class Variant:
         payment_method: the platform saga's card (a declined one takes the compensation path).
         env: extra environment of the platform's workers.
         tracing: export spans to the bench's OTLP receiver.
+        encrypted: encrypt payloads with a fresh key per block (`RTW_CODEC_KEYS_FILE` of
+            the platform's workers, and the codec on the driver's client).
         phases: which concurrency levels it runs (c1, c16, c64).
     """
 
@@ -37,6 +34,7 @@ class Variant:
     payment_method: str = "pm_card_visa"
     env: Mapping[str, str] = field(default_factory=dict)
     tracing: bool = False
+    encrypted: bool = False
     phases: tuple[int, ...] = (1, 16, 64)
 
 
@@ -66,22 +64,12 @@ PLATFORM_SANDBOX_OFF = Variant(
     env={"RTW_WORKFLOW_SANDBOX": "off"},
     phases=(1, 16),
 )
+PLATFORM_ENCRYPTED = Variant(
+    "platform_encrypted", platform=True, child_prefix="shipment-", encrypted=True, phases=(1, 16)
+)
 
 
-def platform_encrypted() -> Variant | None:
-    """The encryption-on variant, once `ENCRYPTION_ENV` is set."""
-    if ENCRYPTION_ENV is None:
-        return None
-    return Variant(
-        "platform_encrypted",
-        platform=True,
-        child_prefix="shipment-",
-        env=ENCRYPTION_ENV,
-        phases=(1, 16),
-    )
-
-
-def all_variants(*, sandbox_off: bool) -> list[Variant]:
+def all_variants(*, sandbox_off: bool, encrypted: bool) -> list[Variant]:
     """Every variant of a run, in their first block's order."""
     found = [
         BARE_NOOP,
@@ -95,6 +83,6 @@ def all_variants(*, sandbox_off: bool) -> list[Variant]:
     ]
     if sandbox_off:
         found.append(PLATFORM_SANDBOX_OFF)
-    if (encrypted := platform_encrypted()) is not None:
-        found.append(encrypted)
+    if encrypted:
+        found.append(PLATFORM_ENCRYPTED)
     return found

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from services.bench.profiles import Profile
+from services.bench.profiles import PROFILES, Profile
 from services.bench.results import FIGURE_KEYS, RATIO_KEYS
 from services.bench.run import run_bench
 from services.bench.scaling import payments_scaling
-from services.bench.variants import BARE_NOOP, BARE_SAME, PLATFORM
+from services.bench.variants import (
+    BARE_NOOP,
+    BARE_SAME,
+    PLATFORM,
+    PLATFORM_ENCRYPTED,
+    all_variants,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -26,8 +32,9 @@ async def test_a_tiny_run_writes_ratios_figures_and_a_report(tmp_path: Path) -> 
         command="test",
         out_dir=tmp_path / "results",
         work_dir=tmp_path / "work",
-        variants=[BARE_NOOP, BARE_SAME, PLATFORM],
+        variants=[BARE_NOOP, BARE_SAME, PLATFORM, PLATFORM_ENCRYPTED],
         show_progress=False,
+        keep_work_dir=True,
     )
 
     latest = json.loads((tmp_path / "results" / "latest.json").read_text())
@@ -53,6 +60,34 @@ async def test_a_tiny_run_writes_ratios_figures_and_a_report(tmp_path: Path) -> 
     # The bare mirror must have OrderSaga's shape; when the saga changes, update the mirror.
     assert latest["shape_check"]["matches"], latest["shape_check"]
     assert "## Ratios" in md_path.read_text()
+
+    # Encryption on: the same saga, every one completed (the driver's client and the workers
+    # share the keys), and its payloads stored sealed where the plain variant's are readable.
+    encrypted = latest["blocks"][0]["variants"]["platform_encrypted"]
+    assert encrypted["failures"] == 0
+    events = latest["blocks"][0]["event_types"]
+
+    def commands(variant: str) -> dict[str, int]:  # workflow-task events batch by timing
+        return {k: v for k, v in events[variant].items() if not k.startswith("WORKFLOW_TASK_")}
+
+    assert commands("platform_encrypted") == commands("platform")
+    assert latest["ratios"]["encryption_on_off_throughput"] > 0
+    [block_dir] = (tmp_path / "work").glob("block-0-*")
+    stored = b"".join(f.read_bytes() for f in block_dir.glob("temporal.db*"))
+    assert b'"order_id":"b0-platform-0"' in stored
+    assert b"b0-platform_encrypted-0" in stored  # its workflow ids
+    assert b'"order_id":"b0-platform_encrypted-0"' not in stored
+
+
+def test_the_full_profile_measures_encryption_off_and_on() -> None:
+    full, quick = PROFILES["full"], PROFILES["quick"]
+    chosen = all_variants(sandbox_off=full.sandbox_off, encrypted=full.encryption)
+    assert PLATFORM in chosen
+    assert PLATFORM_ENCRYPTED in chosen
+    assert PLATFORM_ENCRYPTED not in all_variants(
+        sandbox_off=quick.sandbox_off, encrypted=quick.encryption
+    )
+    assert "encryption_on_off_throughput" in RATIO_KEYS
 
 
 async def test_payments_scaling_runs_replicas_on_shared_postgres(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.bench.codec import Block, measure_codec, summarize
+from services.bench.codec import measure_codec, summarize
+from services.bench.saga_blocks import BlockResult
 
 
 async def test_the_codec_measurement_reports_time_and_size() -> None:
@@ -14,8 +15,17 @@ async def test_the_codec_measurement_reports_time_and_size() -> None:
 
 
 def test_summary_is_the_ratio_of_medians() -> None:
-    def block(variant: str, rate: float, cpu: float) -> Block:
-        return Block(variant, 60, 60 / rate, rate, cpu, 0, [100.0, 200.0])
+    def block(variant: str, rate: float, cpu: float) -> BlockResult:
+        return BlockResult(
+            variant=variant,
+            sagas=60,
+            seconds=60 / rate,
+            sagas_per_second=rate,
+            worker_cpu_seconds={"orchestration": cpu * 60 / 1000},
+            cpu_ms_per_saga=cpu,
+            spans_exported=0,
+            latencies_ms=[100.0, 200.0],
+        )
 
     summary = summarize(
         [block("off", 10, 50), block("on", 9, 55), block("off", 12, 40), block("on", 9, 45)]

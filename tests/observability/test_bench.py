@@ -6,13 +6,15 @@ import os
 import subprocess
 import sys
 
-from services.bench.tracing import BlockResult, process_cpu_seconds, summarize
+from services.bench.procstat import cpu_seconds
+from services.bench.saga_blocks import BlockResult
+from services.bench.tracing import summarize
 
 
 def test_cpu_time_is_read_from_proc() -> None:
-    before = process_cpu_seconds(os.getpid())
+    before = cpu_seconds(os.getpid())
     sum(i * i for i in range(300_000))  # burn a little CPU
-    assert process_cpu_seconds(os.getpid()) >= before > 0
+    assert cpu_seconds(os.getpid()) >= before > 0
 
 
 def block(variant: str, rate: float, cpu_ms: float, spans: int) -> BlockResult:
