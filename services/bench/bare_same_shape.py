@@ -5,7 +5,9 @@ It mirrors what OrderSaga asks of Temporal, step for step, without rtw's platfor
 pydantic models, stores): the claim activity, the policy local activity, authorize and
 capture on the payments queue with heartbeats, reserve on the orchestration queue, the
 confirmation on the notifications queue, then the Shipment child whose booking signals it
-three times while it waits with its SLA timers.
+three times while it waits with its SLA timers; and, as OrderSaga does on a namespace that has
+them, the `RtwOrderState` search-attribute upserts (authorizing, capturing, shipping,
+completed).
 
 When OrderSaga's shape changes, change this file to match: `rtw bench run` reports both
 histories' event counts and types (`shape_check` in the results) and its test fails while
@@ -18,6 +20,7 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from services.bench.bare_activities import (
@@ -35,6 +38,9 @@ TIMEOUT = timedelta(seconds=30)
 #: OrderSaga's default shipment SLAs (pickup, delivery).
 SLAS = {"pickup": timedelta(hours=48), "delivery": timedelta(days=14)}
 RANK = {"picked_up": 1, "in_transit": 2, "delivered": 3}
+#: The search attributes OrderSaga keeps current (registered by the dev server).
+STATE = SearchAttributeKey.for_keyword("RtwOrderState")
+CUSTOMER = SearchAttributeKey.for_keyword("RtwCustomerId")
 
 
 @workflow.defn(name="BareSameShapeShipment")
@@ -88,15 +94,21 @@ class BareSameShapeSaga:
             result_type=BareResult,
             start_to_close_timeout=timedelta(seconds=10),
         )
+        workflow.upsert_search_attributes(
+            [STATE.value_set("authorizing"), CUSTOMER.value_set("c-bare")]
+        )
         await step(saga.saga_id, "authorize", PAYMENTS, heartbeat=True)
         await step(saga.saga_id, "reserve", ORCHESTRATION)
+        workflow.upsert_search_attributes([STATE.value_set("capturing")])
         await step(saga.saga_id, "capture", PAYMENTS, heartbeat=True)
         await step(saga.saga_id, "notify", NOTIFICATIONS)
+        workflow.upsert_search_attributes([STATE.value_set("shipping")])
         await workflow.execute_child_workflow(
             BareSameShapeShipment.run,
             saga,
             id=f"bare-same-shipment-{saga.saga_id}",
             task_queue=workflow.info().task_queue,
         )
+        workflow.upsert_search_attributes([STATE.value_set("completed")])
         await workflow.wait_condition(workflow.all_handlers_finished)
         return saga.saga_id
