@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import signal
 import time
@@ -135,7 +136,11 @@ async def dev_gateway(
         yield None
         return
     configured = GatewaySettings()
-    env = {"TEMPORAL_ADDRESS": address}
+    # A development machine's gateway answers this machine only, unless RTW_GATEWAY_HOST says so.
+    env = {
+        "TEMPORAL_ADDRESS": address,
+        "RTW_GATEWAY_HOST": os.environ.get("RTW_GATEWAY_HOST", "127.0.0.1"),
+    }
     if configured.tokens_file is None:
         tokens = _dev_secret(settings.data_dir / "gateway-tokens", lambda: secrets.token_hex(16))
         env["RTW_GATEWAY_TOKENS_FILE"] = str(tokens.resolve())
