@@ -36,6 +36,9 @@ CLAIM_ORDER = "orchestration.claim_order"
 ORDER_STATE_ATTRIBUTE = "RtwOrderState"
 CUSTOMER_ID_ATTRIBUTE = "RtwCustomerId"
 ORDER_SEARCH_ATTRIBUTES = (ORDER_STATE_ATTRIBUTE, CUSTOMER_ID_ATTRIBUTE)
+#: Keyword set at start by the HTTP gateway: the request's Idempotency-Key, so that a key
+#: reused for another order id is found (a client-made random string, nothing personal).
+IDEMPOTENCY_KEY_ATTRIBUTE = "RtwIdempotencyKey"
 
 #: Error types of a saga refused at its start (non-retryable; nothing moved).
 INVALID_ORDER = "InvalidOrder"

@@ -22,6 +22,8 @@ class Gateway:
     webhook_secret: bytes | None = None
     #: Orders carry RtwCustomerId (off while payloads are encrypted: it would be in the clear).
     customer_filter: bool = True
+    #: The namespace has RtwIdempotencyKey: a key reused for another order id is refused.
+    key_attribute: bool = False
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.orchestration.client import (
+    IdempotencyKeyReusedError,
     OrderConflictError,
     OrderNotFoundError,
     OrderStatusUnavailableError,
@@ -55,6 +56,8 @@ async def temporal_call(timeout: float, *, order_id: str | None = None) -> Async
         ) from None
     except OrderConflictError as exc:
         raise ApiError(409, "OrderConflict", str(exc)) from None
+    except IdempotencyKeyReusedError as exc:
+        raise ApiError(409, "IdempotencyKeyReused", str(exc)) from None
     except OrderNotFoundError as exc:
         raise ApiError(404, "OrderNotFound", str(exc)) from None
     except OrderStatusUnavailableError as exc:

@@ -33,6 +33,7 @@ from services.gateway.errors import ApiError, temporal_call
 from services.gateway.models import CancelAccepted, OrderPage, OrderSummary, Problem
 from services.orchestration.client import (
     CURRENCY_MEMO,
+    IDEMPOTENCY_KEY_PATTERN,
     TOTAL_CENTS_MEMO,
     decide_order,
     explain_order,
@@ -76,7 +77,11 @@ def _timeout(gateway: Gateway) -> float:
     summary="Submit an order (starts its saga once)",
     responses={
         200: {"model": OrderStatus, "description": "this order exists already; its status"},
-        409: {"model": Problem, "description": "this order id exists with a different body"},
+        409: {
+            "model": Problem,
+            "description": "this order id exists with a different body, or this "
+            "Idempotency-Key already started another order",
+        },
     },
 )
 async def create_order(
@@ -88,14 +93,17 @@ async def create_order(
         Header(
             min_length=1,
             max_length=255,
-            description="unique per order; a retry with the same key and body is answered 200",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="unique per order; a retry with the same key and body is answered 200,"
+            " the same key for another order id 409",
         ),
     ],
 ) -> OrderStatus:
     """Start the order's saga and return its validated status at once (not its outcome).
 
-    The order id is the idempotency scope: the same body again (with the same key) returns
-    the existing order with `200`; a different body under an existing order id is `409`.
+    The same body again (with the same key) returns the existing order with `200`; a
+    different body under an existing order id is `409`, and so is a key that already started
+    another order id (when the namespace has `RtwIdempotencyKey`).
     """
     timeout = _timeout(gateway)
     async with temporal_call(timeout, order_id=order.order_id):
@@ -105,6 +113,7 @@ async def create_order(
             task_queue=gateway.orchestration_queue,
             timeout=timedelta(seconds=timeout),
             idempotency_key=idempotency_key,
+            key_attribute=gateway.key_attribute,
         )
     if not submitted.created:
         response.status_code = 200

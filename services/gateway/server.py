@@ -13,11 +13,12 @@ from types import FrameType
 
 import uvicorn
 
-from services.contracts import TaskQueue
+from services.contracts import IDEMPOTENCY_KEY_ATTRIBUTE, TaskQueue
 from services.gateway.app import create_app
 from services.gateway.auth import TokenFileError, TokenStore
 from services.gateway.context import Gateway
 from services.gateway.settings import GatewaySettings
+from services.orchestration.search_attributes import missing_keywords
 from services.runtime.config import Settings
 from services.runtime.connection import connect
 from services.runtime.health import HealthServer, HealthState
@@ -119,6 +120,13 @@ class GatewayHost:
             logger.error("%s", problem)
             return 1
         self.health.mark_started()
+        key_attribute = await missing_keywords(client, [IDEMPOTENCY_KEY_ATTRIBUTE]) == []
+        if not key_attribute:
+            logger.warning(
+                "search attribute %s is not registered as Keyword: an Idempotency-Key reused "
+                "for another order id is not detected (register it as the chart README shows)",
+                IDEMPOTENCY_KEY_ATTRIBUTE,
+            )
         gateway = Gateway(
             client=client,
             settings=self._gateway,
@@ -126,6 +134,7 @@ class GatewayHost:
             orchestration_queue=self._settings.queue_name(TaskQueue.ORCHESTRATION),
             webhook_secret=secret,
             customer_filter=self._settings.temporal.codec.keys_file is None,
+            key_attribute=key_attribute,
         )
         config = uvicorn.Config(
             create_app(gateway),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,7 +21,13 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
@@ -33,6 +40,7 @@ from services.contracts import (
     ACCEPTED,
     APPROVE,
     CARRIER_EVENT,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
     ORDER_SAGA_WORKFLOW,
     REJECT,
     STATUS_QUERY,
@@ -100,6 +108,35 @@ class OrderConflictError(Exception):
         )
         self.order_id = order_id
         self.workflow_id = workflow_id
+
+
+class IdempotencyKeyReusedError(Exception):
+    """An Idempotency-Key already started the saga of another order id."""
+
+    def __init__(self, key: str, order_id: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for order {order_id}; "
+            "use a new key for a new order"
+        )
+        self.key = key
+        self.order_id = order_id
+
+
+#: The request's Idempotency-Key, set at start when the namespace has the attribute.
+IDEMPOTENCY_KEY = SearchAttributeKey.for_keyword(IDEMPOTENCY_KEY_ATTRIBUTE)
+#: What a key may hold: it goes into a visibility query as a quoted literal.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:+/=-]{1,255}$"
+
+
+async def order_id_of_key(client: Client, key: str) -> str | None:
+    """The order id whose saga was started under `key`, as visibility knows it (visibility
+    lags the start by up to a second, so two requests racing with one key can both pass)."""
+    if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        raise ValueError(f"an Idempotency-Key must match {IDEMPOTENCY_KEY_PATTERN}")
+    query = f"{IDEMPOTENCY_KEY_ATTRIBUTE} = '{key}' AND WorkflowType = '{ORDER_SAGA_WORKFLOW}'"
+    async for found in client.list_workflows(query, limit=1):
+        return found.id.removeprefix(order_workflow_id(""))
+    return None
 
 
 def order_fingerprint(order: OrderInput) -> str:
@@ -171,16 +208,25 @@ async def submit_order(
     task_queue: str,
     timeout: timedelta,
     idempotency_key: str | None = None,
+    key_attribute: bool = False,
 ) -> SubmittedOrder:
     """Start the saga with update-with-start and return its validated status at once.
 
     The `accepted` update rides in the start request and completes as soon as the saga
     has validated its input, long before the saga ends. An order id that exists returns
     that saga's current status (`created=False`), after the same conflict check as
-    `start_order`. `idempotency_key` (the HTTP request's) is kept in the memo for audits.
-    Raises `OrderConflictError`, `OrderStatusUnavailableError` (no worker
-    answered within `timeout`) and `RPCError` (the server is unreachable).
+    `start_order`. `idempotency_key` (the HTTP request's) is kept in the memo for audits;
+    with `key_attribute` (the namespace has `RtwIdempotencyKey`) it is also set as a search
+    attribute, and a key that already started another order id is refused.
+    Raises `OrderConflictError`, `IdempotencyKeyReusedError`, `OrderStatusUnavailableError`
+    (no worker answered within `timeout`) and `RPCError` (the server is unreachable).
     """
+    attributes = None
+    if idempotency_key and key_attribute:
+        owner = await order_id_of_key(client, idempotency_key)
+        if owner is not None and owner != order.order_id:
+            raise IdempotencyKeyReusedError(idempotency_key, owner)
+        attributes = TypedSearchAttributes([SearchAttributePair(IDEMPOTENCY_KEY, idempotency_key)])
     operation: WithStartWorkflowOperation[object, OrderStatus] = WithStartWorkflowOperation(
         ORDER_SAGA_WORKFLOW,
         order,
@@ -193,6 +239,7 @@ async def submit_order(
             **order_memo(order),
             **({IDEMPOTENCY_KEY_MEMO: idempotency_key} if idempotency_key else {}),
         },
+        search_attributes=attributes,
     )
     try:
         async with asyncio.timeout(timeout.total_seconds()):

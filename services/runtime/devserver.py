@@ -29,12 +29,15 @@ _TUNING = (
     "synchronous=normal",
 )
 
-#: Custom search attributes the order saga keeps current (services.contracts).
+#: Custom search attributes of orders (services.contracts): the saga keeps the first two
+#: current; the gateway sets the third at start.
 SEARCH_ATTRIBUTES = (
     "--search-attribute",
     "RtwOrderState=Keyword",
     "--search-attribute",
     "RtwCustomerId=Keyword",
+    "--search-attribute",
+    "RtwIdempotencyKey=Keyword",
 )
 
 

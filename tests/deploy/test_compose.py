@@ -248,7 +248,7 @@ def test_gateway_is_published_with_its_secrets_from_files(compose: dict[str, Any
 
 def test_namespace_job_registers_the_order_search_attributes(compose: dict[str, Any]) -> None:
     script = compose["services"]["temporal-create-namespace"]["command"][-1]
-    assert "for name in RtwOrderState RtwCustomerId" in script
+    assert "for name in RtwOrderState RtwCustomerId RtwIdempotencyKey" in script
     assert "search-attribute create -n default" in script
     assert "--type Keyword" in script
 

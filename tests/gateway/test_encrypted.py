@@ -53,7 +53,9 @@ async def test_orders_round_trip_through_the_codec(
     order = large_order("enc", customer_id=f"c-{uuid.uuid4().hex[:6]}")
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(base_url=encrypted.url, headers=headers, timeout=30) as http:
-        created = await http.post("/orders", json=order, headers={"Idempotency-Key": "k"})
+        created = await http.post(
+            "/orders", json=order, headers={"Idempotency-Key": order["order_id"]}
+        )
         assert created.status_code == 201, created.text
         async with asyncio.timeout(30):
             while True:

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 
 from tests.gateway.conftest import GatewayStack, large_order, new_order
 from tests.integration.helpers import rtw, write_order
@@ -21,7 +22,8 @@ async def test_submit_returns_validated_status_at_once_and_is_idempotent(
 ) -> None:
     order = new_order()
     started = time.perf_counter()
-    first = await stack.submit(order, key="key-1")
+    key = f"key-{uuid.uuid4().hex}"
+    first = await stack.submit(order, key=key)
     elapsed = time.perf_counter() - started
 
     assert first.status_code == 201, first.text
@@ -33,7 +35,7 @@ async def test_submit_returns_validated_status_at_once_and_is_idempotent(
     assert elapsed < 3, f"POST /orders took {elapsed:.2f}s"
     assert first.headers["x-request-id"]
 
-    again = await stack.submit(order, key="key-1")
+    again = await stack.submit(order, key=key)
     assert again.status_code == 200, again.text
     assert again.json()["order_id"] == order["order_id"]
 
@@ -57,6 +59,30 @@ async def test_same_order_id_with_another_body_is_a_conflict_for_api_and_cli(
     assert cli.code == 1
     assert "conflict" in cli.stderr
     assert "different body" in cli.stderr
+
+
+async def test_a_key_reused_for_another_order_id_is_a_conflict(
+    stack: GatewayStack, dev_client: Client
+) -> None:
+    first, second = new_order(), new_order()
+    key = f"reused-{uuid.uuid4().hex}"
+    assert (await stack.submit(first, key=key)).status_code == 201
+    # The check reads visibility, which lags a start by a moment: wait until it has the key.
+    for _ in range(50):
+        if [wf async for wf in dev_client.list_workflows(f"RtwIdempotencyKey = '{key}'")]:
+            break
+        await asyncio.sleep(0.1)
+
+    reused = await stack.submit(second, key=key)
+
+    assert reused.status_code == 409, reused.text
+    assert reused.json()["type"] == "IdempotencyKeyReused"
+    assert first["order_id"] in reused.json()["detail"]
+    second_runs = f"WorkflowId = 'order-{second['order_id']}'"
+    assert [wf async for wf in dev_client.list_workflows(second_runs)] == [], "nothing started"
+    assert (await stack.submit(first, key=key)).status_code == 200, "its own order: a retry"
+    quoted = await stack.submit(new_order(), key="it's")
+    assert quoted.status_code == 422, "a key goes into a visibility query: a safe alphabet only"
 
 
 async def test_invalid_body_is_422_with_field_paths(stack: GatewayStack) -> None:

@@ -55,7 +55,9 @@ async def test_no_orchestration_worker_is_503_within_the_timeout(
     order = new_order("lonely")
     async with client(lonely_gateway) as http:
         started = time.perf_counter()
-        submitted = await http.post("/orders", json=order, headers={"Idempotency-Key": "k"})
+        submitted = await http.post(
+            "/orders", json=order, headers={"Idempotency-Key": order["order_id"]}
+        )
         submit_took = time.perf_counter() - started
         started = time.perf_counter()
         status = await http.get(f"/orders/{order['order_id']}")
