@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-
 from services.contracts import TaskQueue
+from services.runtime.child_process import spawn_rtw, wait_until_ready
 from services.runtime.devserver import free_port, stop_process
 
 logger = logging.getLogger(__name__)
@@ -36,51 +33,24 @@ class WorkerProcess:
 
     async def start(self) -> None:
         """Spawn `python -m services worker QUEUE` (`module` replaces `services`)."""
-        out: object = None  # inherit: logs go to the terminal
-        handle = None
-        if self.log_file is not None:
-            self.log_file.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.log_file.open("ab")
-            out = handle
-        try:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                self.module,
-                "worker",
-                self.queue.value,
-                "--health-port",
-                str(self.health_port),
-                env={**os.environ, **self.env},
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,  # type: ignore[arg-type]
-                stderr=out,  # type: ignore[arg-type]
-            )
-        finally:
-            if handle is not None:
-                handle.close()
+        self.process = await spawn_rtw(
+            ["worker", self.queue.value, "--health-port", str(self.health_port)],
+            env=self.env,
+            log_file=self.log_file,
+            module=self.module,
+        )
 
     async def wait_ready(self, *, timeout: float = 60.0) -> None:
         """Poll /readyz until 200; fail early if the process dies."""
         assert self.process is not None
-        url = f"http://127.0.0.1:{self.health_port}/readyz"
-        deadline = asyncio.get_running_loop().time() + timeout
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-            while True:
-                if self.process.returncode is not None:
-                    raise WorkerProcessError(
-                        f"{self.queue} worker exited with {self.process.returncode}"
-                        + (f"; see {self.log_file}" if self.log_file else "")
-                    )
-                try:
-                    async with http.get(url) as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                if asyncio.get_running_loop().time() > deadline:
-                    raise WorkerProcessError(f"{self.queue} worker not ready after {timeout}s")
-                await asyncio.sleep(0.1)
+        await wait_until_ready(
+            self.process,
+            self.health_port,
+            timeout=timeout,
+            what=f"{self.queue} worker",
+            log_file=self.log_file,
+            error=WorkerProcessError,
+        )
 
     async def stop(self, *, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         """Signal the worker and wait for its exit code (killed after `timeout`)."""
