@@ -111,8 +111,15 @@ http {{
             _wait_for_port(port, self._process)
 
     def reload(self) -> None:
-        """Apply the rewritten config (SIGHUP; open connections are kept by old workers)."""
+        """Apply the rewritten config (SIGHUP; open connections are kept by old workers).
+        A config nginx would refuse fails here, not silently later."""
         assert self._process is not None
+        check = subprocess.run(
+            [NGINX, "-t", "-q", "-p", str(self.directory), "-c", str(self.directory / "nginx.conf"),
+             "-e", str(self.directory / "error.log")],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert check.returncode == 0, f"nginx refuses the new config: {check.stderr}"
         self._process.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:

@@ -22,6 +22,8 @@ async def test_a_rotated_api_key_is_used_by_running_workers_without_a_restart(
     dev_server: DevServer, proxy: Nginx, pki: Pki, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "api-key"  # the mounted Secret
+    # The rotated key is distinctive, so the log check below cannot match a queue or order id.
+    new_key = f"k2-{uuid.uuid4().hex[:10]}"  # short: the proxy keeps keys in an nginx map
     key_file.write_text("key-1\n", encoding="utf-8")
     (tmp_path / "stack").mkdir()
     stack = WorkerStack(
@@ -40,13 +42,13 @@ async def test_a_rotated_api_key_is_used_by_running_workers_without_a_restart(
             await _saga_completes(stack, tmp_path)
 
             # rollout of a new key: the proxy accepts both, the Secret changes, ...
-            proxy.configure(server=pki.server, client_cas=[pki.ca.ca], api_keys=["key-1", "key-2"])
+            proxy.configure(server=pki.server, client_cas=[pki.ca.ca], api_keys=["key-1", new_key])
             proxy.reload()
             await settle()
-            key_file.write_text("key-2\n", encoding="utf-8")
+            key_file.write_text(f"{new_key}\n", encoding="utf-8")
             await asyncio.sleep(API_KEY_CHECK_SECONDS + 1.5)
             # ... and the old key is revoked
-            proxy.configure(server=pki.server, client_cas=[pki.ca.ca], api_keys=["key-2"])
+            proxy.configure(server=pki.server, client_cas=[pki.ca.ca], api_keys=[new_key])
             proxy.reload()
             await settle()
 
@@ -61,7 +63,7 @@ async def test_a_rotated_api_key_is_used_by_running_workers_without_a_restart(
                 assert worker.process.pid == pids[queue], "no worker may have restarted"
             logs = "".join(p.read_text() for p in (stack.data_dir / "logs").glob("*.log"))
             assert "API key updated" in logs
-            assert "key-2" not in logs
+            assert new_key not in logs
     finally:
         proxy.configure(server=pki.server, client_cas=[pki.ca.ca], api_keys=["key-1"])
         proxy.reload()
