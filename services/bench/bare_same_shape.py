@@ -2,12 +2,12 @@
 `platform_vs_bare_*` ratios.
 
 It mirrors what OrderSaga asks of Temporal, step for step, without rtw's platform (plugin,
-pydantic models, stores): the claim activity, the policy local activity, authorize and
-capture on the payments queue with heartbeats, reserve on the orchestration queue, the
-confirmation on the notifications queue, then the Shipment child whose booking signals it
-three times while it waits with its SLA timers; and, as OrderSaga does on a namespace that has
-them, the `RtwOrderState` search-attribute upserts (authorizing, capturing, shipping,
-completed).
+pydantic models, stores): the claim and policy local activities, authorize on the payments
+queue with heartbeats, reserve as a local activity, capture on the payments queue,
+then the confirmation on the notifications queue alongside the Shipment child, whose booking
+(a local activity) signals it three times while it waits with its SLA timers; and, as
+OrderSaga does on a namespace that has them, the `RtwOrderState` search-attribute upserts
+(authorizing, shipping, completed).
 
 When OrderSaga's shape changes, change this file to match: `rtw bench run` reports both
 histories' event counts and types (`shape_check` in the results) and its test fails while
@@ -16,6 +16,7 @@ they differ.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import timedelta
 
@@ -32,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         BareSagaInput,
         BareStep,
     )
-    from services.bench.bare_workflows import NOTIFICATIONS, ORCHESTRATION, PAYMENTS, step
+    from services.bench.bare_workflows import NOTIFICATIONS, PAYMENTS, step
 
 TIMEOUT = timedelta(seconds=30)
 #: OrderSaga's default shipment SLAs (pickup, delivery).
@@ -59,7 +60,7 @@ class BareSameShapeShipment:
     async def run(self, saga: BareSagaInput) -> str:
         info = workflow.info()
         started = workflow.now()
-        await workflow.execute_activity(
+        await workflow.execute_local_activity(
             BOOK,
             BareBooking(saga_id=saga.saga_id, shipment_id=info.workflow_id),
             result_type=BareResult,
@@ -87,21 +88,15 @@ class BareSameShapeSaga:
 
     @workflow.run
     async def run(self, saga: BareSagaInput) -> str:
-        await step(saga.saga_id, "claim", ORCHESTRATION)
-        await workflow.execute_local_activity(
-            STEP,
-            BareStep(saga_id=saga.saga_id, step="policy"),
-            result_type=BareResult,
-            start_to_close_timeout=timedelta(seconds=10),
-        )
+        await local_step(saga.saga_id, "claim")
+        await local_step(saga.saga_id, "policy")
         workflow.upsert_search_attributes(
             [STATE.value_set("authorizing"), CUSTOMER.value_set("c-bare")]
         )
         await step(saga.saga_id, "authorize", PAYMENTS, heartbeat=True)
-        await step(saga.saga_id, "reserve", ORCHESTRATION)
-        workflow.upsert_search_attributes([STATE.value_set("capturing")])
+        await local_step(saga.saga_id, "reserve")
         await step(saga.saga_id, "capture", PAYMENTS, heartbeat=True)
-        await step(saga.saga_id, "notify", NOTIFICATIONS)
+        confirmation = asyncio.create_task(step(saga.saga_id, "notify", NOTIFICATIONS))
         workflow.upsert_search_attributes([STATE.value_set("shipping")])
         await workflow.execute_child_workflow(
             BareSameShapeShipment.run,
@@ -109,6 +104,18 @@ class BareSameShapeSaga:
             id=f"bare-same-shipment-{saga.saga_id}",
             task_queue=workflow.info().task_queue,
         )
+        await confirmation
         workflow.upsert_search_attributes([STATE.value_set("completed")])
         await workflow.wait_condition(workflow.all_handlers_finished)
         return saga.saga_id
+
+
+async def local_step(saga_id: str, name: str) -> BareResult:
+    """Run the generic step activity as a local activity."""
+    result: BareResult = await workflow.execute_local_activity(
+        STEP,
+        BareStep(saga_id=saga_id, step=name),
+        result_type=BareResult,
+        start_to_close_timeout=timedelta(seconds=10),
+    )
+    return result

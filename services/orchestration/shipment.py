@@ -116,7 +116,9 @@ class Shipment:
             "pickup": started + timedelta(seconds=shipment.pickup_sla_seconds),
             "delivery": started + timedelta(seconds=shipment.delivery_sla_seconds),
         }
-        booking = await workflow.execute_activity(
+        # A local activity: booking runs inside the first workflow task, and the carrier
+        # events it causes arrive together in the next one.
+        booking = await workflow.execute_local_activity(
             BOOK_SHIPMENT,
             BookShipmentRequest(
                 booking_key=f"{info.workflow_id}:book",

@@ -23,6 +23,12 @@ _TUNING = (
     "history.transferProcessorMaxPollRPS=200",
     "--dynamic-config-value",
     "history.timerProcessorMaxPollRPS=200",
+    # A start can carry its first workflow task back to a worker of the starting process,
+    # and a workflow task's completion the activity tasks for the same queue (docs/capacity).
+    "--dynamic-config-value",
+    "system.enableEagerWorkflowStart=true",
+    "--dynamic-config-value",
+    "system.enableActivityEagerExecution=true",
     "--sqlite-pragma",
     "journal_mode=wal",
     "--sqlite-pragma",

@@ -144,8 +144,11 @@ async def saga_rig(
     *,
     policy: OrderPolicy | None = None,
     auto_deliver: bool = True,
+    workflows: list[type] = WORKFLOWS,
 ) -> AsyncIterator[SagaRig]:
-    """Workers for one test. `auto_deliver`: the simulated carrier reports delivery."""
+    """Workers for one test. `auto_deliver`: the simulated carrier reports delivery.
+    `workflows`: the orchestration worker's (`UNVERSIONED_WORKFLOWS` on a dev server, whose
+    unversioned workers may not run a workflow that declares a versioning behavior)."""
     client = env.client
     claims_db = SqliteDatabase(Path(tempfile.mkdtemp(prefix="rtw-rig-")) / "rtw.sqlite3")
     await claims_db.open()
@@ -159,8 +162,8 @@ async def saga_rig(
         outcomes.saga_outcomes,
     ]
     async with AsyncExitStack() as stack:
-        for queue, activities, workflows in (
-            (TaskQueue.ORCHESTRATION, [*standins.inventory(), *local], WORKFLOWS),
+        for queue, activities, queue_workflows in (
+            (TaskQueue.ORCHESTRATION, [*standins.inventory(), *local], workflows),
             (TaskQueue.PAYMENTS, standins.payments(), []),
             (TaskQueue.NOTIFICATIONS, standins.notifications(), []),
         ):
@@ -169,7 +172,7 @@ async def saga_rig(
                     client,
                     task_queue=queue_name(queue, prefix=prefix),
                     activities=activities,
-                    workflows=workflows,
+                    workflows=queue_workflows,
                 )
             )
         stack.push_async_callback(claims_db.close)

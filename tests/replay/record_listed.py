@@ -6,9 +6,9 @@ the saga upserts `RtwOrderState`/`RtwCustomerId` at each step. The time-skipping
 server (which registers them), with the same rig of stand-in activities. Only re-record on
 purpose, like the other histories.
 
-The committed file was recorded before `OrderSaga` became PINNED under Worker Versioning: the
-dev server now refuses its workflow tasks from the rig's unversioned workers, so re-recording
-needs the rig to run them with deployment options first.
+The rig's workers are not versioned, so they run the behavior-free twins of the workflows
+(`UNVERSIONED_WORKFLOWS`: same names and code); the dev server refuses a PINNED workflow's
+tasks from an unversioned worker.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from services.contracts import APPROVE, ApprovalRequest, OrderPolicy
+from services.orchestration.unversioned import UNVERSIONED_WORKFLOWS
 from services.runtime.config import TemporalSettings
 from services.runtime.connection import connect
 from services.runtime.devserver import DevServer, free_port
@@ -41,7 +42,12 @@ async def record(out: Path) -> Path:
         client = await connect(TemporalSettings(address=server.address))
         env = WorkflowEnvironment.from_client(client)
         prefix = f"replay-{uuid.uuid4().hex[:6]}-"
-        async with saga_rig(env, prefix, policy=OrderPolicy(search_attributes=True)) as rig:
+        async with saga_rig(
+            env,
+            prefix,
+            policy=OrderPolicy(search_attributes=True),
+            workflows=UNVERSIONED_WORKFLOWS,
+        ) as rig:
             handle = await _order(rig, "approved-listed", LARGE_ORDER)
             await saga_state(handle, "awaiting_approval")
             await handle.execute_update(APPROVE, ApprovalRequest(reviewer="alice", reason="vip"))
