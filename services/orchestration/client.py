@@ -187,6 +187,10 @@ async def start_order(client: Client, order: OrderInput, *, task_queue: str) -> 
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             result_type=OrderStatus,
             memo=order_memo(order),
+            # Only takes effect in a process that also runs an orchestration worker on this
+            # client (its first workflow task comes back with the start response); the SDK
+            # drops the request otherwise, so it costs rtw's separate starters nothing.
+            request_eager_start=True,
         )
     except WorkflowAlreadyStartedError:
         return StartedOrder(await existing_order(client, order), created=False)
