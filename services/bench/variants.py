@@ -24,6 +24,8 @@ class Variant:
         encrypted: encrypt payloads with a fresh key per block (`RTW_CODEC_KEYS_FILE` of
             the platform's workers, and the codec on the driver's client).
         phases: which concurrency levels it runs (c1, c16, c64).
+        floor: a reference floor (noop, one and four activities), whose c64 phase only the
+            full profile runs.
     """
 
     name: str
@@ -36,11 +38,16 @@ class Variant:
     tracing: bool = False
     encrypted: bool = False
     phases: tuple[int, ...] = (1, 16, 64)
+    floor: bool = False
 
 
-BARE_NOOP = Variant("bare_noop", workflow="BareNoop", roles=("orchestration",))
-BARE_ONE = Variant("bare_1_activity", workflow="BareOneActivity", roles=("orchestration",))
-BARE_FOUR = Variant("bare_4_activities", workflow="BareFourActivities", roles=("orchestration",))
+BARE_NOOP = Variant("bare_noop", workflow="BareNoop", roles=("orchestration",), floor=True)
+BARE_ONE = Variant(
+    "bare_1_activity", workflow="BareOneActivity", roles=("orchestration",), floor=True
+)
+BARE_FOUR = Variant(
+    "bare_4_activities", workflow="BareFourActivities", roles=("orchestration",), floor=True
+)
 BARE_NAIVE = Variant(
     "bare_naive_shape", workflow="BareNaiveSaga", child_prefix="bare-naive-shipment-"
 )

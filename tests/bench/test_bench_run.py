@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from services.bench.harness import runs_c64
 from services.bench.profiles import PROFILES, Profile
 from services.bench.results import FIGURE_KEYS, RATIO_KEYS
 from services.bench.run import run_bench
 from services.bench.scaling import payments_scaling
 from services.bench.variants import (
+    BARE_NAIVE,
     BARE_NOOP,
     BARE_SAME,
     PLATFORM,
@@ -109,3 +111,14 @@ def test_the_command_and_profiles_are_registered() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "--profile" in out.stdout
+
+
+def test_the_quick_profile_runs_64_in_flight_only_for_the_saga_shapes() -> None:
+    quick, full = PROFILES["quick"], PROFILES["full"]
+    floors = [v for v in all_variants(sandbox_off=False, encrypted=False) if v.floor]
+    assert {v.name for v in floors} == {"bare_noop", "bare_1_activity", "bare_4_activities"}
+    assert not any(runs_c64(v, quick) for v in floors)
+    assert all(runs_c64(v, full) for v in floors)
+    for shaped in (BARE_NAIVE, BARE_SAME, PLATFORM):
+        assert runs_c64(shaped, quick)
+        assert runs_c64(shaped, full)
