@@ -61,7 +61,7 @@ def worker(
     """Run one worker until SIGTERM/SIGINT, then drain and exit 0."""
     from services.runtime.logs import configure_logging
     from services.runtime.worker_host import WorkerHost
-    from services.workers import WORKER_FACTORIES
+    from services.workers import worker_factory
 
     settings = settings_or_exit()
     if queue is TaskQueue.ORCHESTRATION:
@@ -75,7 +75,7 @@ def worker(
     configure_logging(
         service=f"rtw-{queue.value}", fmt=settings.log_format, level=settings.log_level
     )
-    host = WorkerHost(settings, queue, WORKER_FACTORIES[queue])
+    host = WorkerHost(settings, queue, worker_factory(queue))
     raise typer.Exit(asyncio.run(host.run()))
 
 

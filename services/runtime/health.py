@@ -1,17 +1,28 @@
-"""Startup, liveness and readiness over HTTP (`/healthz`, `/readyz`), served by aiohttp.
+"""Startup, liveness and readiness over HTTP (`/healthz`, `/readyz`).
 
 `/healthz` is 503 "starting" until the worker has connected to Temporal and found its
 namespace, then 200 until a fatal error; `/readyz` is 200 only while the worker polls.
+
+Served by a few lines of asyncio rather than a web framework: probes send one small GET
+per connection, and every worker starts this server before anything else, so it must not
+add an HTTP library's import time and memory to each worker's cold start.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from dataclasses import dataclass, field
-
-from aiohttp import web
+from http import HTTPStatus
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a client gets to send its request head before the connection is dropped.
+REQUEST_TIMEOUT_SECONDS = 5.0
+
+#: Longest request head read (request line and headers); longer ones are dropped.
+MAX_REQUEST_HEAD = 8192
 
 
 @dataclass
@@ -40,8 +51,31 @@ class HealthState:
         self.alive, self.ready, self.reason = False, False, reason
 
 
+def probe_response(state: HealthState, method: str, path: str) -> tuple[int, dict[str, object]]:
+    """Status code and JSON body of one request (`GET` or `HEAD`; query strings ignored)."""
+    if method not in ("GET", "HEAD"):
+        return 405, {"error": "method not allowed"}
+    path = path.split("?", 1)[0]
+    if path == "/healthz":
+        # 503 "starting" until connected: the startup probe waits for it; liveness is only
+        # probed after that, and fails from then on only on a fatal worker error.
+        healthy = state.alive and state.started
+        body: dict[str, object] = {
+            "alive": state.alive,
+            "started": state.started,
+            "reason": state.reason,
+        }
+        return (200 if healthy else 503), body
+    if path == "/readyz":
+        return (200 if state.ready else 503), {"ready": state.ready, "reason": state.reason}
+    return 404, {"error": "not found"}
+
+
 class HealthServer:
-    """A tiny aiohttp app bound to one port; use as an async context manager."""
+    """An HTTP/1.1 server of the two probe paths on one port; use as an async context manager.
+
+    One request per connection (`Connection: close`), which is how probes call.
+    """
 
     def __init__(
         self,
@@ -53,44 +87,46 @@ class HealthServer:
         self._state = state
         self._host = host
         self._port = port
-        self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
         self.bound_port: int | None = None
 
-    def _app(self) -> web.Application:
-        async def healthz(_: web.Request) -> web.Response:
-            # 503 "starting" until connected: the startup probe waits for it; liveness is only
-            # probed after that, and fails from then on only on a fatal worker error.
-            healthy = self._state.alive and self._state.started
-            return web.json_response(
-                {
-                    "alive": self._state.alive,
-                    "started": self._state.started,
-                    "reason": self._state.reason,
-                },
-                status=200 if healthy else 503,
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
+                head = await reader.readuntil(b"\r\n\r\n")
+            method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+            status, body = probe_response(self._state, method, target)
+            payload = json.dumps(body).encode()
+            header = (
+                f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+                "Content-Type: application/json; charset=utf-8\r\n"
+                f"Content-Length: {len(payload)}\r\n"
+                + ("Allow: GET, HEAD\r\n" if status == 405 else "")
+                + "Connection: close\r\n\r\n"
             )
-
-        async def readyz(_: web.Request) -> web.Response:
-            status = 200 if self._state.ready else 503
-            return web.json_response(
-                {"ready": self._state.ready, "reason": self._state.reason}, status=status
-            )
-
-        app = web.Application()
-        app.router.add_get("/healthz", healthz)
-        app.router.add_get("/readyz", readyz)
-        return app
+            writer.write(header.encode("latin-1") + (b"" if method == "HEAD" else payload))
+            await writer.drain()
+        except (
+            TimeoutError,
+            ValueError,
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+        ):
+            pass  # a client that went away or sent no HTTP request head: nothing to answer
+        finally:
+            writer.close()
 
     async def __aenter__(self) -> HealthServer:
-        self._runner = web.AppRunner(self._app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        addresses = self._runner.addresses
-        self.bound_port = int(addresses[0][1]) if addresses else self._port
+        self._server = await asyncio.start_server(
+            self._handle, self._host, self._port, limit=MAX_REQUEST_HEAD
+        )
+        sockets = self._server.sockets
+        self.bound_port = int(sockets[0].getsockname()[1]) if sockets else self._port
         logger.info("health endpoints on :%s (/healthz, /readyz)", self.bound_port)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
