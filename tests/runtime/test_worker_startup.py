@@ -1,5 +1,6 @@
 """What a worker loads and serves before its first poll: the probes answer without a web
-framework, and each `rtw worker QUEUE` imports only its own service."""
+framework (the standard library's http.server), and each `rtw worker QUEUE` imports only
+its own service."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 import pytest
 
 from services.contracts import TaskQueue
-from services.runtime.health import HealthServer, HealthState
+from services.runtime.health import REQUEST_TIMEOUT_SECONDS, HealthServer, HealthState
 
 
 async def request(port: int, head: str) -> tuple[int, dict[str, str], bytes]:
@@ -68,9 +69,20 @@ async def test_other_paths_methods_and_garbage_get_no_probe_answer() -> None:
         )
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"not http\r\n\r\n")
-        assert await asyncio.wait_for(reader.read(), 5) == b""  # dropped, server still up
+        refused = await asyncio.wait_for(reader.read(), 5)
+        assert b"400" in refused  # a Bad Request, and the server is still up
         writer.close()
         assert (await get(port, "/healthz"))[0] == 503
+
+
+async def test_a_client_that_never_sends_its_request_is_dropped() -> None:
+    async with HealthServer(HealthState(), host="127.0.0.1", port=0) as server:
+        assert server.bound_port
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
+        writer.write(b"GET /healthz HTTP/1.1\r\n")  # and then nothing
+        assert await asyncio.wait_for(reader.read(), REQUEST_TIMEOUT_SECONDS + 5) == b""
+        writer.close()
+        assert (await get(server.bound_port, "/healthz"))[0] == 503
 
 
 @pytest.mark.parametrize("queue", list(TaskQueue))
