@@ -35,10 +35,11 @@ logger = logging.getLogger(__name__)
 
 #: Batch export interval of the tracing variant (its OTEL_BSP_SCHEDULE_DELAY).
 EXPORT_DELAY_MS = 500
-#: Pause after the last measured saga before CPU is read: the tracing variant's last batch
-#: export lands inside it; every variant gets the same pause. (Measured: 0.3 s after the
-#: last saga, no untraced process used more than /proc's 10 ms resolution.)
-SETTLE_SECONDS = EXPORT_DELAY_MS / 1000 + 0.1
+#: Pause after the last measured saga before CPU is read. Measured: 0.3 s after the last
+#: saga no process used more than /proc's 10 ms resolution, except a traced one, whose last
+#: batch of spans is exported up to EXPORT_DELAY_MS later.
+SETTLE_SECONDS = 0.3
+TRACED_SETTLE_SECONDS = EXPORT_DELAY_MS / 1000 + 0.1
 
 Progress = Callable[[str], None]
 
@@ -143,7 +144,7 @@ async def run_variant(variant: Variant, ctx: BlockContext) -> dict[str, Any]:
             c64 = Batch()
             if runs_c64(variant, profile):
                 c64 = await driver.batch(index, profile.c64, 64)
-            await asyncio.sleep(SETTLE_SECONDS)
+            await asyncio.sleep(TRACED_SETTLE_SECONDS if variant.tracing else SETTLE_SECONDS)
         after = _cpu_snapshot(workers, ctx.server.pid)
         after["driver"] -= calibration.cpu_seconds
         sagas = len(c16.latencies_ms) + len(c64.latencies_ms) + c16.failures + c64.failures
