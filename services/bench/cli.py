@@ -16,7 +16,9 @@ bench_app = typer.Typer(help="Benchmarks on a fresh local stack.", no_args_is_he
 
 @bench_app.command("run")
 def run(
-    profile: Annotated[str, typer.Option(help="quick (about 3 min on 2 cores) or full (about 15 min)")] = "quick",
+    profile: Annotated[
+        str, typer.Option(help="quick (about 3 min on 2 cores) or full (about 15 min)")
+    ] = "quick",
     blocks: Annotated[
         int | None, typer.Option(min=1, help="override the profile's block count")
     ] = None,
