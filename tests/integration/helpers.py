@@ -7,18 +7,39 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 
 from services.contracts import ORDER_SAGA_WORKFLOW, TaskQueue
 from services.runtime.devserver import DevServer, temporal_cli
 from services.runtime.local_stack import LocalStack
+
+T = TypeVar("T")
+
+#: 100 units at 1200 cents = 120000: above the default approval threshold.
+LARGE_ITEMS = [{"sku": "sku-2", "quantity": 100, "unit_price_cents": 1200}]
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, timeout: float = 30
+) -> T:
+    """Poll until `check(probe())` holds (RPC errors count as not yet)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                value = await probe()
+                if check(value):
+                    return value
+            except RPCError:
+                pass
+            await asyncio.sleep(0.1)
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from temporalio.client import Client, ScheduleOverlapPolicy
-from temporalio.service import RPCError
 
 from services.contracts import (
     ORDER_SAGA_WORKFLOW,
@@ -26,15 +25,17 @@ from services.contracts import (
     ShipmentStatus,
 )
 from services.runtime.devserver import DevServer
-from tests.integration.helpers import WorkerStack, order_json, rtw, run_temporal_cli, write_order
+from tests.integration.helpers import (
+    LARGE_ITEMS,
+    WorkerStack,
+    eventually,
+    order_json,
+    rtw,
+    run_temporal_cli,
+    write_order,
+)
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-#: 100 units at 1200 cents = 120000: above the default approval threshold.
-LARGE_ITEMS = [{"sku": "sku-2", "quantity": 100, "unit_price_cents": 1200}]
-
 
 #: Three worker processes whose simulated carrier does NOT deliver on its own.
 Stack = WorkerStack
@@ -56,21 +57,6 @@ async def stack(
 
 def new_id() -> str:
     return f"pt-{uuid.uuid4().hex[:10]}"
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, timeout: float = 30
-) -> T:
-    """Poll until `check(probe())` holds (RPC errors count as not yet)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                value = await probe()
-                if check(value):
-                    return value
-            except RPCError:
-                pass
-            await asyncio.sleep(0.1)
 
 
 async def order_in_state(client: Client, order_id: str, state: str) -> OrderStatus:

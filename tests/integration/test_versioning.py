@@ -14,16 +14,15 @@ import asyncio
 import shlex
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import VersioningBehavior
-from temporalio.service import RPCError
 
 from services.contracts import (
     APPROVE,
@@ -43,14 +42,12 @@ from services.orchestration.worker import WORKFLOWS
 from services.runtime.devserver import DevServer, free_port, temporal_cli
 from services.runtime.local_stack import LocalStack, WorkerProcess
 from tests.integration.breaking_saga import BreakingOrderSaga
-from tests.integration.helpers import order_json, rtw
+from tests.integration.helpers import LARGE_ITEMS, eventually, order_json, rtw
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
-
-#: 100 units at 1200 cents = 120000: above the default approval threshold.
-LARGE_ITEMS = [{"sku": "sku-2", "quantity": 100, "unit_price_cents": 1200}]
+#: Waits on deployment routing and drainage get a minute (sagas elsewhere get 30 s).
+ROUTING_TIMEOUT = 60
 
 
 class Build:
@@ -85,21 +82,6 @@ class Build:
     async def stop(self) -> dict[TaskQueue, int]:
         codes = await asyncio.gather(*(w.stop() for w in self.workers.values()))
         return dict(zip(self.workers, codes, strict=True))
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, timeout: float = 60
-) -> T:
-    """Poll until `check(probe())` holds (RPC errors count as not yet)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                value = await probe()
-                if check(value):
-                    return value
-            except RPCError:
-                pass
-            await asyncio.sleep(0.2)
 
 
 async def builds_of_workflow_tasks(handle: WorkflowHandle[Any, Any]) -> list[str]:
@@ -159,6 +141,7 @@ async def test_a_pinned_order_finishes_on_its_build_across_an_incompatible_upgra
         await eventually(
             lambda: order_status(client, waiting.order_id),
             lambda s: s.state is OrderState.AWAITING_APPROVAL,
+            timeout=ROUTING_TIMEOUT,
         )
         subscription, _ = await start_subscription(
             client,
@@ -171,7 +154,9 @@ async def test_a_pinned_order_finishes_on_its_build_across_an_incompatible_upgra
             task_queue=queue,
         )
         await eventually(
-            lambda: builds_of_workflow_tasks(subscription), lambda builds: "v1" in builds
+            lambda: builds_of_workflow_tasks(subscription),
+            lambda builds: "v1" in builds,
+            timeout=ROUTING_TIMEOUT,
         )
 
         await v2.start()
@@ -233,6 +218,7 @@ async def test_a_pinned_order_finishes_on_its_build_across_an_incompatible_upgra
             drained = await eventually(
                 lambda: rtw("deployment", "drain-status", "v1", env=env),
                 lambda result: result.code == 0,
+                timeout=ROUTING_TIMEOUT,
             )
             assert "build v1: drained" in drained.stdout
 
@@ -386,6 +372,7 @@ async def test_rtw_dev_names_workflows_left_on_an_earlier_build_and_how_to_move_
         await eventually(
             lambda: order_status(dev_client, waiting.order_id),
             lambda s: s.state is OrderState.AWAITING_APPROVAL,
+            timeout=ROUTING_TIMEOUT,
         )
     finally:
         assert set((await old.stop()).values()) == {0}
@@ -401,6 +388,7 @@ async def test_rtw_dev_names_workflows_left_on_an_earlier_build_and_how_to_move_
         report = await eventually(
             lambda: build_report(settings, dev_server.address),
             lambda lines: any("pinned to earlier build dev-1" in line for line in lines),
+            timeout=ROUTING_TIMEOUT,
         )
         assert report[0] == "Workers run build dev-2 (current: dev-2)."
         command = report[-1].strip()
@@ -418,7 +406,7 @@ async def test_rtw_dev_names_workflows_left_on_an_earlier_build_and_how_to_move_
                 APPROVE, ApprovalRequest(reviewer="dev", reason="moved")
             )
 
-        await eventually(approve, lambda _: True)
+        await eventually(approve, lambda _: True, timeout=ROUTING_TIMEOUT)
         finished: OrderStatus = await handle.result()
         assert finished.state is OrderState.COMPLETED
         assert (await builds_of_workflow_tasks(handle))[-1] == "dev-2"
