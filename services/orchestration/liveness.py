@@ -6,22 +6,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue as TaskQueueRef
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.client import Client
 
 from services.contracts import PING_WORKFLOW, PingRequest, PingResult, TaskQueue, queue_name
-
-#: What each service polls: the orchestration worker runs workflows and activities.
-POLLED: dict[TaskQueue, tuple[TaskQueueType.ValueType, ...]] = {
-    TaskQueue.ORCHESTRATION: (
-        TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    ),
-    TaskQueue.PAYMENTS: (TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,),
-    TaskQueue.NOTIFICATIONS: (TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,),
-}
+from services.runtime.pollers import POLLED, describe_pollers
 
 
 @dataclass(frozen=True)
@@ -35,15 +24,7 @@ class QueuePollers:
 async def task_queue_pollers(client: Client, task_queue: str, kind: TaskQueueType.ValueType) -> int:
     """Workers polling `task_queue` for one kind of task, as the server last saw them (it
     keeps listing a stopped worker for a few minutes)."""
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueueRef(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-            task_queue_type=kind,
-        ),
-        timeout=timedelta(seconds=5),
-    )
-    return len(response.pollers)
+    return len(await describe_pollers(client, task_queue, kind))
 
 
 async def queue_pollers(client: Client, *, prefix: str) -> list[QueuePollers]:

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio.api.deployment.v1 import WorkerDeploymentInfo
-from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType, WorkerDeploymentVersionStatus
-from temporalio.api.taskqueue.v1 import TaskQueue as TaskQueueRef
+from temporalio.api.enums.v1 import WorkerDeploymentVersionStatus
 from temporalio.api.workflowservice.v1 import (
-    DescribeTaskQueueRequest,
     DescribeWorkerDeploymentRequest,
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentRampingVersionRequest,
@@ -31,19 +29,11 @@ from tenacity import (
 )
 
 from services.contracts import TaskQueue
+from services.runtime.pollers import POLLED, describe_pollers
 from services.runtime.versioning import PromoteOnStart, VersioningSettings, deployment_name
 
 logger = logging.getLogger(__name__)
 
-#: What each queue's workers poll (the orchestration worker runs workflows and activities).
-POLLED: dict[TaskQueue, tuple[TaskQueueType.ValueType, ...]] = {
-    TaskQueue.ORCHESTRATION: (
-        TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    ),
-    TaskQueue.PAYMENTS: (TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,),
-    TaskQueue.NOTIFICATIONS: (TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,),
-}
 #: Promotion order: activity services first, so new workflows find their activities' code.
 PROMOTION_ORDER = (TaskQueue.PAYMENTS, TaskQueue.NOTIFICATIONS, TaskQueue.ORCHESTRATION)
 #: How many of a version's open workflows `drain-status` names.
@@ -185,18 +175,8 @@ async def pollers_by_build(client: Client, target: Target) -> dict[str, int]:
     """
     per_kind: list[dict[str, int]] = []
     for kind in POLLED[target.queue]:
-        response = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=client.namespace,
-                task_queue=TaskQueueRef(
-                    name=target.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
-                ),
-                task_queue_type=kind,
-            ),
-            timeout=_RPC_TIMEOUT,
-        )
         counts: dict[str, int] = {}
-        for poller in response.pollers:
+        for poller in await describe_pollers(client, target.task_queue, kind, timeout=_RPC_TIMEOUT):
             options = poller.deployment_options
             if options.deployment_name == target.deployment and options.build_id:
                 counts[options.build_id] = counts.get(options.build_id, 0) + 1
