@@ -23,6 +23,7 @@ from services.bench.processes import ProcessSpec, WorkerSet, bare_spec, platform
 from services.bench.procstat import cpu_seconds
 from services.bench.profiles import Profile
 from services.bench.receiver import OtlpReceiver
+from services.bench.saga_blocks import EXPORT_DELAY_MS
 from services.bench.stats import percentile
 from services.bench.variants import PLATFORM, Variant
 from services.runtime.codec import KEYS_FILE_VARIABLE
@@ -33,8 +34,6 @@ from services.runtime.keyfiles import add_key
 
 logger = logging.getLogger(__name__)
 
-#: Batch export interval of the tracing variant (its OTEL_BSP_SCHEDULE_DELAY).
-EXPORT_DELAY_MS = 500
 #: Pause after the last measured saga before CPU is read. Measured: 0.3 s after the last
 #: saga no process used more than /proc's 10 ms resolution, except a traced one, whose last
 #: batch of spans is exported up to EXPORT_DELAY_MS later.
