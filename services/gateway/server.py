@@ -23,7 +23,7 @@ from services.runtime.config import Settings
 from services.runtime.connection import connect
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.telemetry import start_telemetry
-from services.runtime.worker_host import FORCED_EXIT_CODE, build_runtime, namespace_problem
+from services.runtime.worker_host import FORCED_EXIT_CODE, build_runtime, serving_client
 
 logger = logging.getLogger(__name__)
 
@@ -104,20 +104,13 @@ class GatewayHost:
             await asyncio.to_thread(telemetry.shutdown)
 
     async def _serve(self, tokens: TokenStore, secret: bytes | None, *, tracing: bool) -> int:
-        try:
-            client = await connect(
-                self._settings.temporal,
-                runtime=build_runtime(self._settings),
-                retry_for_seconds=CONNECT_RETRY_SECONDS,
-                tracing=tracing,
-            )
-        except Exception as exc:
-            self.health.mark_fatal(f"cannot connect: {exc}")
-            logger.error("cannot connect to Temporal: %s", exc)
-            return 1
-        if (problem := await namespace_problem(client)) is not None:
-            self.health.mark_fatal(problem)
-            logger.error("%s", problem)
+        connecting = connect(
+            self._settings.temporal,
+            runtime=build_runtime(self._settings),
+            retry_for_seconds=CONNECT_RETRY_SECONDS,
+            tracing=tracing,
+        )
+        if (client := await serving_client(connecting, self.health)) is None:
             return 1
         self.health.mark_started()
         key_attribute = await missing_keywords(client, [IDEMPOTENCY_KEY_ATTRIBUTE]) == []

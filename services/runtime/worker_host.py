@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
@@ -84,6 +84,22 @@ async def namespace_problem(client: Client) -> str | None:
             return f"not allowed to use namespace {client.namespace!r}: {exc.message}"
         return f"cannot check namespace {client.namespace!r}: {exc.message}"
     return None
+
+
+async def serving_client(connecting: Awaitable[Client], health: HealthState) -> Client | None:
+    """The connected client once its namespace is known to exist, or None after marking
+    `health` fatal and logging why (the process then exits 1)."""
+    try:
+        client = await connecting
+    except Exception as exc:
+        health.mark_fatal(f"cannot connect: {exc}")
+        logger.error("cannot connect to Temporal: %s", exc)
+        return None
+    if (problem := await namespace_problem(client)) is not None:
+        health.mark_fatal(problem)
+        logger.error("%s", problem)
+        return None
+    return client
 
 
 def build_runtime(settings: Settings) -> Runtime | None:
@@ -214,15 +230,7 @@ class WorkerHost:
         if not connecting.done():
             connecting.cancel()
             return 0
-        try:
-            client = connecting.result()
-        except Exception as exc:
-            self.health.mark_fatal(f"cannot connect: {exc}")
-            logger.error("cannot connect to Temporal: %s", exc)
-            return 1
-        if (problem := await namespace_problem(client)) is not None:
-            self.health.mark_fatal(problem)
-            logger.error("%s", problem)
+        if (client := await serving_client(connecting, self.health)) is None:
             return 1
         target = self._deployment()
         if target is not None and (problem := await check_versioning(client, target.deployment)):
