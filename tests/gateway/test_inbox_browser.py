@@ -19,7 +19,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     if not shutil.which(CHROMIUM):
-        pytest.skip("no chromium binary on this machine (apt-get install chromium)")
+        # Required like nginx and PostgreSQL: a skip here would hide the browser test in CI.
+        pytest.fail("no chromium binary on this machine: apt-get install chromium (see README)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
