@@ -266,19 +266,15 @@ async def set_current(client: Client, target: Target, build_id: str, *, identity
     """Route every new workflow (and auto-upgrade workflows' next tasks) to `build_id`."""
     async for attempt in _retrying():
         with attempt:
-            await _set_current(client, target, build_id, identity=identity)
-
-
-async def _set_current(client: Client, target: Target, build_id: str, *, identity: str) -> None:
-    await client.workflow_service.set_worker_deployment_current_version(
-        SetWorkerDeploymentCurrentVersionRequest(
-            namespace=client.namespace,
-            deployment_name=target.deployment,
-            build_id=build_id,
-            identity=identity,
-        ),
-        timeout=_RPC_TIMEOUT,
-    )
+            await client.workflow_service.set_worker_deployment_current_version(
+                SetWorkerDeploymentCurrentVersionRequest(
+                    namespace=client.namespace,
+                    deployment_name=target.deployment,
+                    build_id=build_id,
+                    identity=identity,
+                ),
+                timeout=_RPC_TIMEOUT,
+            )
 
 
 async def set_ramping(
@@ -287,22 +283,16 @@ async def set_ramping(
     """Route `percentage` of new workflows to `build_id`; the rest stay on the current."""
     async for attempt in _retrying():
         with attempt:
-            await _set_ramping(client, target, build_id, percentage, identity=identity)
-
-
-async def _set_ramping(
-    client: Client, target: Target, build_id: str, percentage: float, *, identity: str
-) -> None:
-    await client.workflow_service.set_worker_deployment_ramping_version(
-        SetWorkerDeploymentRampingVersionRequest(
-            namespace=client.namespace,
-            deployment_name=target.deployment,
-            build_id=build_id,
-            percentage=percentage,
-            identity=identity,
-        ),
-        timeout=_RPC_TIMEOUT,
-    )
+            await client.workflow_service.set_worker_deployment_ramping_version(
+                SetWorkerDeploymentRampingVersionRequest(
+                    namespace=client.namespace,
+                    deployment_name=target.deployment,
+                    build_id=build_id,
+                    percentage=percentage,
+                    identity=identity,
+                ),
+                timeout=_RPC_TIMEOUT,
+            )
 
 
 async def promote(
