@@ -1,5 +1,4 @@
-"""Client-side API of the workflows: orders (start once, wait, query, approve/reject),
-shipments (carrier events), subscriptions."""
+"""Starting an order once per id: conflicts, fingerprints, idempotency keys."""
 
 from __future__ import annotations
 
@@ -10,14 +9,10 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
     WorkflowHandle,
-    WorkflowQueryFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
@@ -28,38 +23,21 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import (
-    ApplicationError,
-    CancelledError,
-    TerminatedError,
-    WorkflowAlreadyStartedError,
-)
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from services.contracts import (
     ACCEPTED,
-    APPROVE,
-    CARRIER_EVENT,
     IDEMPOTENCY_KEY_ATTRIBUTE,
     ORDER_SAGA_WORKFLOW,
-    REJECT,
-    STATUS_QUERY,
-    SUBSCRIPTION_WORKFLOW,
-    ApprovalRequest,
-    ApprovalResult,
-    CarrierEvent,
-    FailureInfo,
     OrderInput,
-    OrderState,
     OrderStatus,
-    ShipmentStatus,
-    SubscriptionInput,
-    SubscriptionStatus,
     order_workflow_id,
-    shipment_workflow_id,
-    subscription_workflow_id,
 )
-from services.orchestration.liveness import task_queue_pollers
+from services.orchestration.client._reading import (
+    OrderStatusUnavailableError,
+    explain_order,
+    order_handle,
+)
 
 
 @dataclass(frozen=True)
@@ -73,20 +51,6 @@ class StartedOrder:
     def workflow_id(self) -> str:
         """The saga's workflow id."""
         return self.handle.id
-
-
-@dataclass(frozen=True)
-class OrderOutcome:
-    """How a saga ended: its final status, or the failure that ended it."""
-
-    workflow_id: str
-    status: OrderStatus | None
-    error: FailureInfo | None = None
-
-    @property
-    def completed(self) -> bool:
-        """True only for an order that went through."""
-        return self.status is not None and self.status.state is OrderState.COMPLETED
 
 
 #: Memo key holding the sha256 of the order body a saga was started with (by `start_order`).
@@ -270,165 +234,3 @@ async def submit_order(
             f"within {timeout.total_seconds():g}s; retry with the same body to see its status"
         ) from None
     return SubmittedOrder(status, created=True)
-
-
-async def cancel_order(client: Client, order_id: str) -> None:
-    """Ask the saga to cancel: it compensates what it did and ends `cancelled`.
-
-    Raises `RPCError` NOT_FOUND for an unknown order.
-    """
-    await order_handle(client, order_id).cancel()
-
-
-def order_handle(client: Client, order_id: str) -> WorkflowHandle[object, OrderStatus]:
-    """Handle of the saga for an order id."""
-    return client.get_workflow_handle(order_workflow_id(order_id), result_type=OrderStatus)
-
-
-#: A query needs a worker to answer it; without one the server holds it this long at most.
-STATUS_QUERY_TIMEOUT = timedelta(seconds=5)
-
-
-async def order_status(
-    client: Client, order_id: str, *, rpc_timeout: timedelta | None = STATUS_QUERY_TIMEOUT
-) -> OrderStatus:
-    """The saga's `status` query (answered by an orchestration worker)."""
-    status: OrderStatus = await order_handle(client, order_id).query(
-        STATUS_QUERY, result_type=OrderStatus, rpc_timeout=rpc_timeout
-    )
-    return status
-
-
-async def workflow_pollers(client: Client, task_queue: str) -> int:
-    """How many workers poll `task_queue` for workflow tasks (as the server last saw them)."""
-    return await task_queue_pollers(client, task_queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
-
-
-class OrderStatusUnavailableError(Exception):
-    """Why an order has no `status` to show; the message is one line for a person."""
-
-
-class OrderNotFoundError(OrderStatusUnavailableError):
-    """No saga has this order id."""
-
-
-async def explain_order(
-    client: Client,
-    order_id: str,
-    *,
-    handle: WorkflowHandle[object, OrderStatus] | None = None,
-) -> OrderStatus | OrderOutcome:
-    """The order's status, within seconds, or how it ended when no status can be had.
-
-    Returns the `status` query's answer, or, for a saga that ended without one (an order
-    that failed validation before its handlers existed), its `OrderOutcome` (check
-    `.error`). Raises `OrderStatusUnavailableError` (no such order, no worker to answer) and
-    lets `RPCError` UNAVAILABLE through (the server is gone).
-    """
-    handle = handle or order_handle(client, order_id)
-    try:
-        description = await handle.describe()
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            message = f"no order {order_id} (no workflow {handle.id})"
-            raise OrderNotFoundError(message) from None
-        raise
-    running = description.status is WorkflowExecutionStatus.RUNNING
-    if await workflow_pollers(client, description.task_queue) == 0:
-        if not running:
-            return await wait_for_order(handle)
-        raise OrderStatusUnavailableError(
-            f"order {order_id} is running but no worker polls task queue "
-            f"{description.task_queue!r} to answer its status; start one with "
-            "'rtw worker orchestration' (or 'rtw dev')"
-        )
-    try:
-        return await order_status(client, order_id)
-    except (WorkflowQueryFailedError, RPCError) as exc:
-        if isinstance(exc, RPCError) and exc.status is RPCStatusCode.UNAVAILABLE:
-            raise
-        if not running:
-            return await wait_for_order(handle)
-        message = exc.message if isinstance(exc, RPCError) else str(exc)
-        raise OrderStatusUnavailableError(f"cannot query order {order_id}: {message}") from None
-
-
-async def wait_for_order(handle: WorkflowHandle[object, OrderStatus]) -> OrderOutcome:
-    """Wait for the saga to end and say how it ended."""
-    try:
-        return OrderOutcome(handle.id, await handle.result())
-    except WorkflowFailureError as exc:
-        cause = exc.cause
-        status: OrderStatus | None = None
-        if isinstance(cause, ApplicationError):
-            if cause.details:
-                try:
-                    status = OrderStatus.model_validate(cause.details[0])
-                except ValueError:
-                    status = None
-            error = FailureInfo(type=cause.type or "ApplicationError", message=cause.message)
-        elif isinstance(cause, CancelledError | TerminatedError):
-            error = FailureInfo(type=type(cause).__name__, message=str(cause))
-            try:
-                status = await handle.query(
-                    STATUS_QUERY, result_type=OrderStatus, rpc_timeout=STATUS_QUERY_TIMEOUT
-                )
-            except (RPCError, WorkflowQueryFailedError):
-                status = None
-        else:
-            error = FailureInfo(type=type(cause).__name__, message=str(cause))
-        return OrderOutcome(handle.id, status, error)
-
-
-async def decide_order(
-    client: Client, order_id: str, decision: str, request: ApprovalRequest
-) -> ApprovalResult:
-    """Send the `approve` or `reject` update; raises `WorkflowUpdateFailedError` when the
-    saga's validator refuses it (no reviewer, already decided or expired, no approval)."""
-    if decision not in (APPROVE, REJECT):
-        raise ValueError(f"decision must be {APPROVE!r} or {REJECT!r}")
-    result: ApprovalResult = await order_handle(client, order_id).execute_update(
-        decision, request, result_type=ApprovalResult
-    )
-    return result
-
-
-async def send_carrier_event(client: Client, order_id: str, event: CarrierEvent) -> None:
-    """Signal a carrier event to the order's shipment (applied once per event id)."""
-    await client.get_workflow_handle(shipment_workflow_id(order_id)).signal(CARRIER_EVENT, event)
-
-
-async def shipment_status(client: Client, order_id: str) -> ShipmentStatus:
-    """The shipment's `status` query."""
-    status: ShipmentStatus = await client.get_workflow_handle(shipment_workflow_id(order_id)).query(
-        STATUS_QUERY, result_type=ShipmentStatus
-    )
-    return status
-
-
-def subscription_handle(
-    client: Client, subscription_id: str
-) -> WorkflowHandle[object, SubscriptionStatus]:
-    """Handle of a subscription (follows continue-as-new: no run id)."""
-    return client.get_workflow_handle(
-        subscription_workflow_id(subscription_id), result_type=SubscriptionStatus
-    )
-
-
-async def start_subscription(
-    client: Client, subscription: SubscriptionInput, *, task_queue: str
-) -> tuple[WorkflowHandle[object, SubscriptionStatus], bool]:
-    """Start a subscription once per id; returns its handle and whether this call started it."""
-    try:
-        handle: WorkflowHandle[object, SubscriptionStatus] = await client.start_workflow(
-            SUBSCRIPTION_WORKFLOW,
-            subscription,
-            id=subscription_workflow_id(subscription.subscription_id),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            result_type=SubscriptionStatus,
-        )
-    except WorkflowAlreadyStartedError:
-        return subscription_handle(client, subscription.subscription_id), False
-    return handle, True
