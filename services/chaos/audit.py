@@ -113,6 +113,47 @@ async def audit_money(db: PostgresDatabase, outcomes: Iterable[Outcome]) -> Mone
 
 
 @dataclass(frozen=True)
+class OrderBooks:
+    """What one order left in the shared stores: money still taken, holds still open, stock
+    still reserved. A cancelled, compensated or rejected order must leave none of it."""
+
+    order_id: str
+    captured_cents: int
+    refunded_cents: int
+    open_holds: list[str]
+    reserved_units: int
+
+    @property
+    def settled(self) -> bool:
+        """Nothing charged, held or reserved."""
+        return (
+            self.captured_cents == self.refunded_cents
+            and not self.open_holds
+            and self.reserved_units == 0
+        )
+
+
+async def order_books(db: PostgresDatabase, order_id: str) -> OrderBooks:
+    """Read one order's ledger entries and reservations."""
+    entries = await _rows(
+        db, "SELECT key, kind, amount_cents, parent_key FROM ledger WHERE order_id = %s", order_id
+    )
+    closed = {parent for _, kind, _, parent in entries if kind in ("capture", "void")}
+    reserved = await _rows(
+        db, "SELECT items FROM reservations WHERE NOT released AND order_id = %s", order_id
+    )
+    return OrderBooks(
+        order_id=order_id,
+        captured_cents=sum(a for _, kind, a, _ in entries if kind == "capture"),
+        refunded_cents=sum(a for _, kind, a, _ in entries if kind == "refund"),
+        open_holds=sorted(
+            key for key, kind, _, _ in entries if kind == "authorization" and key not in closed
+        ),
+        reserved_units=sum(sum(json.loads(r[0]).values()) for r in reserved),
+    )
+
+
+@dataclass(frozen=True)
 class RetriedStep:
     """A payment step that needed more than one attempt: scheduled and closed (epoch s)."""
 

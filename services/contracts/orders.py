@@ -193,6 +193,9 @@ class OrderClaimRequest(BaseModel):
     order_id: str
     workflow_id: str
     run_id: str
+    skus: list[str] = Field(
+        default_factory=list, description="checked against the catalogue before the claim"
+    )
 
 
 class OrderClaim(BaseModel):

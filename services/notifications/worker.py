@@ -21,7 +21,9 @@ from services.runtime.worker_host import worker_options
 async def notifications_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
     """A worker running the notification activities over the configured outbox."""
     async with worker_database(settings) as db:
-        activities = NotificationActivities(channel=outbox_for(db))
+        activities = NotificationActivities(
+            channel=outbox_for(db), hold_seconds=settings.fault_step_delay_ms / 1000
+        )
         yield Worker(
             client,
             activities=[activities.send, ping_activity_for(TaskQueue.NOTIFICATIONS)],

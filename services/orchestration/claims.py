@@ -3,12 +3,18 @@
 Temporal lets a closed workflow id start again (the `temporal` CLI's default reuse policy),
 so the saga's first step claims its order id in the shared store. A later run of the same
 id finds the claim held by another run and ends at once as `OrderAlreadyExists`, before
-any money or stock moves; a retried claim by the same run succeeds.
+any money or stock moves; a retried claim by the same run succeeds. The refusal names the
+run that owns the order, so readers can show that run instead of the refused one.
+
+The claim also checks every SKU against the stock catalogue first: an unknown SKU is an
+input error (`InvalidOrder`) before any money is authorized.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Sequence
 from typing import Protocol
 
 from temporalio import activity
@@ -16,11 +22,13 @@ from temporalio.exceptions import ApplicationError
 
 from services.contracts import (
     CLAIM_ORDER,
+    INVALID_ORDER,
     ORDER_ALREADY_EXISTS,
     OrderClaim,
     OrderClaimRequest,
 )
 from services.runtime.database import Database, PostgresDatabase, SqliteDatabase
+from services.runtime.settle import to_completion
 
 
 class ClaimStore(Protocol):
@@ -78,22 +86,45 @@ def claims_for(db: Database) -> ClaimStore:
     return PostgresClaims(db) if isinstance(db, PostgresDatabase) else SqliteClaims(db)
 
 
+class Catalog(Protocol):
+    """What the claim asks of the stock store."""
+
+    async def unknown(self, skus: Sequence[str]) -> list[str]:
+        """Those of `skus` the catalogue does not list."""
+        ...
+
+
 class ClaimActivities:
     """The saga's first step (a local activity on the orchestration worker)."""
 
-    def __init__(self, *, store: ClaimStore) -> None:
+    def __init__(self, *, store: ClaimStore, catalog: Catalog, hold_seconds: float = 0.0) -> None:
         self._store = store
+        self._catalog = catalog
+        self._hold_seconds = hold_seconds  # fault injection: RTW_FAULT_STEP_DELAY_MS
 
     @activity.defn(name=CLAIM_ORDER)
     async def claim_order(self, request: OrderClaimRequest) -> OrderClaim:
-        """Claim the order id for this run, or refuse with `OrderAlreadyExists`."""
+        """Claim the order id for this run, or refuse with `OrderAlreadyExists` (naming the
+        owning run in its details) or `InvalidOrder` (an SKU the catalogue lacks)."""
+        return await to_completion(self._claim(request))
+
+    async def _claim(self, request: OrderClaimRequest) -> OrderClaim:
+        if unknown := await self._catalog.unknown(request.skus):
+            raise ApplicationError(
+                f"invalid order: unknown SKU {', '.join(unknown)} (not in the catalogue)",
+                type=INVALID_ORDER,
+                non_retryable=True,
+            )
         workflow_id, run_id = await self._store.claim(
             request.order_id, request.workflow_id, request.run_id
         )
+        if self._hold_seconds:
+            await asyncio.sleep(self._hold_seconds)
         if run_id != request.run_id:
             raise ApplicationError(
                 f"order {request.order_id} already ran as {workflow_id} (run {run_id}); "
                 "an order id is used once — use a new order id to order again",
+                OrderClaim(order_id=request.order_id, run_id=run_id).model_dump(),
                 type=ORDER_ALREADY_EXISTS,
                 non_retryable=True,
             )

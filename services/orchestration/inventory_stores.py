@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from services.runtime.database import Database, PostgresDatabase, SqliteDatabase
@@ -45,6 +45,10 @@ class InventoryStore(Protocol):
 
     async def available(self, sku: str) -> int:
         """Units of `sku` not reserved."""
+        ...
+
+    async def unknown(self, skus: Sequence[str]) -> list[str]:
+        """Those of `skus` the catalogue does not list (sorted)."""
         ...
 
 
@@ -129,6 +133,14 @@ class SqliteInventory:
         )
         return int(row[0]) if row else 0
 
+    async def unknown(self, skus: Sequence[str]) -> list[str]:
+        def work(c: sqlite3.Connection) -> list[str]:
+            marks = ",".join("?" * len(skus))
+            rows = c.execute(f"SELECT sku FROM stock WHERE sku IN ({marks})", list(skus))  # nosec B608 - placeholders only
+            return sorted(set(skus) - {str(r[0]) for r in rows})
+
+        return await self._db.run(work) if skus else []
+
 
 class PostgresInventory:
     """`InventoryStore` in the shared PostgreSQL: every orchestration replica, one stock."""
@@ -193,6 +205,11 @@ class PostgresInventory:
             cur = await conn.execute("SELECT available FROM stock WHERE sku = %s", (sku,))
             row = await cur.fetchone()
             return int(row[0]) if row else 0
+
+    async def unknown(self, skus: Sequence[str]) -> list[str]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT sku FROM stock WHERE sku = ANY(%s)", (list(skus),))
+            return sorted(set(skus) - {str(r[0]) for r in await cur.fetchall()})
 
 
 def inventory_for(db: Database) -> InventoryStore:

@@ -43,8 +43,9 @@ async def orchestration_worker(client: Client, settings: Settings) -> AsyncItera
     async with worker_database(settings) as db:
         stock = inventory_for(db)
         await stock.seed(DEFAULT_CATALOG)
-        inventory = InventoryActivities(store=stock)
-        claims = ClaimActivities(store=claims_for(db))
+        hold = settings.fault_step_delay_ms / 1000
+        inventory = InventoryActivities(store=stock, hold_seconds=hold)
+        claims = ClaimActivities(store=claims_for(db), catalog=stock, hold_seconds=hold)
         has_attributes = await order_search_attributes_registered(client)
         policy = PolicyActivities(
             policy=local.order_policy().model_copy(

@@ -39,6 +39,7 @@ from services.contracts import (
 )
 from services.payments.ledger import EntryKind, Ledger, LedgerEntry, LedgerViolationError, now_iso
 from services.payments.provider import PaymentDeclinedError, PaymentProvider
+from services.runtime.settle import to_completion
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +203,9 @@ class PaymentActivities:
     @activity.defn(name=AUTHORIZE_PAYMENT)
     async def authorize(self, request: AuthorizePaymentRequest) -> PaymentResult:
         """Hold the order total on the payment method; a decline is a business failure."""
+        return await to_completion(self._authorize(request))
+
+    async def _authorize(self, request: AuthorizePaymentRequest) -> PaymentResult:
         planned = _entry(request, EntryKind.AUTHORIZATION, request.amount_cents, request.currency)
         if done := await self._preflight(planned):
             return _result(done)
@@ -233,6 +237,9 @@ class PaymentActivities:
     @activity.defn(name=CAPTURE_PAYMENT)
     async def capture(self, request: CapturePaymentRequest) -> PaymentResult:
         """Capture the authorized amount; refused (typed) without a live authorization."""
+        return await to_completion(self._capture(request))
+
+    async def _capture(self, request: CapturePaymentRequest) -> PaymentResult:
         auth = await self._ledger.get(request.authorization_key)
         currency = auth.currency if auth else ""
         planned = _entry(
@@ -279,6 +286,9 @@ class PaymentActivities:
         the ledger) or was captured (the refund compensates that). An authorization the saga
         holds but the ledger lacks is refused loudly: the stores are not shared.
         """
+        return await to_completion(self._void(request))
+
+    async def _void(self, request: VoidAuthorizationRequest) -> PaymentResult:
         auth = await self._reversed_entry(
             request.authorization_key, request.authorization_ref, AUTHORIZATION_MISSING
         )
@@ -312,6 +322,9 @@ class PaymentActivities:
     @activity.defn(name=REFUND_PAYMENT)
     async def refund(self, request: RefundPaymentRequest) -> PaymentResult:
         """Refund what is left of the capture; a no-op when nothing was captured."""
+        return await to_completion(self._refund(request))
+
+    async def _refund(self, request: RefundPaymentRequest) -> PaymentResult:
         if done := await self._ledger.get(request.idempotency_key):
             return _result(done)
         capture = await self._reversed_entry(
@@ -359,6 +372,9 @@ class PaymentActivities:
         Recorded as one capture entry under the request's key; a decline is a business
         failure and records nothing, so a later attempt (with its own key) can succeed.
         """
+        return await to_completion(self._charge(request))
+
+    async def _charge(self, request: ChargePaymentRequest) -> PaymentResult:
         planned = _entry(request, EntryKind.CAPTURE, request.amount_cents, request.currency)
         if done := await self._preflight(planned):
             return _result(done)

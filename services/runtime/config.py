@@ -321,6 +321,13 @@ class Settings(BaseSettings):
     payments_provider_latency_ms: int = Field(
         default=0, ge=0, description="simulated network latency of the stand-in payment provider"
     )
+    fault_step_delay_ms: int = Field(
+        default=0,
+        ge=0,
+        le=60_000,
+        description="fault injection (tests, rtw chaos): every stock, claim and outbox step "
+        "is held this long after its commit, so a cancel or a kill lands while it is in flight",
+    )
     fault_crash_after_capture: Path | None = Field(
         default=None,
         description="fault injection (rtw chaos): while this file exists, the next payments "

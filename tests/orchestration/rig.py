@@ -31,6 +31,7 @@ from services.contracts import (
 )
 from services.orchestration import WORKFLOWS, CarrierActivities, PolicyActivities
 from services.orchestration.claims import ClaimActivities, claims_for
+from services.orchestration.inventory_stores import DEFAULT_CATALOG, SqliteInventory
 from services.runtime.database import SqliteDatabase
 from tests.orchestration.standins import Recorder, StandIns
 
@@ -152,11 +153,13 @@ async def saga_rig(
     client = env.client
     claims_db = SqliteDatabase(Path(tempfile.mkdtemp(prefix="rtw-rig-")) / "rtw.sqlite3")
     await claims_db.open()
+    catalog = SqliteInventory(claims_db)
+    await catalog.seed(DEFAULT_CATALOG)
     rec = Recorder()
     standins = StandIns(rec)
     outcomes = SagaOutcomeStandIn()
     local: list[Callable[..., Any]] = [
-        ClaimActivities(store=claims_for(claims_db)).claim_order,
+        ClaimActivities(store=claims_for(claims_db), catalog=catalog).claim_order,
         PolicyActivities(policy=policy or OrderPolicy()).order_policy,
         CarrierActivities(client=client, auto_deliver=auto_deliver).book_shipment,
         outcomes.saga_outcomes,

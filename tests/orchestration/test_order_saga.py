@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio import activity
 from temporalio.client import WorkflowFailureError
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, CancelledError
@@ -24,6 +26,7 @@ from services.contracts import (
     OrderState,
     OrderStatus,
 )
+from services.orchestration.saga_steps import FORWARD_STEP_BUDGET, STEP_RETRY
 from services.runtime.devserver import installed_binary
 from services.runtime.plugin import RtwPlugin
 from tests.orchestration.rig import ORDER, SagaRig, saga_rig
@@ -163,35 +166,6 @@ async def test_unexpected_failure_compensates_everything_and_fails_the_order(
     ]
 
 
-async def test_transient_failures_give_up_after_the_bounded_policy(rig: SagaRig) -> None:
-    def always_down(_: Any) -> None:
-        raise RuntimeError("payments provider unreachable")
-
-    rig.rec.hooks[AUTHORIZE_PAYMENT] = always_down
-    handle = await rig.start()
-
-    with pytest.raises(WorkflowFailureError):
-        await handle.result()
-    assert rig.rec.names().count(AUTHORIZE_PAYMENT) == 10
-    status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
-    assert status.state is OrderState.FAILED
-    assert status.compensations_run == ["void_authorization", "notify_failure"]
-
-
-async def test_failed_confirmation_keeps_a_paid_order_and_warns(rig: SagaRig) -> None:
-    def mail_down(r: Any) -> None:
-        if r.kind.value == "order_confirmed":
-            raise RuntimeError("smtp unreachable")
-
-    rig.rec.hooks[SEND_NOTIFICATION] = mail_down
-
-    result = await rig.run()
-
-    assert result.state is OrderState.COMPLETED
-    assert result.compensations_run == []
-    assert any("confirmation not sent" in w for w in result.warnings)
-
-
 @pytest.fixture
 async def isolated_rig(queue_prefix: str) -> AsyncIterator[SagaRig]:
     """A rig on a time-skipping server of its own.
@@ -211,6 +185,46 @@ async def isolated_rig(queue_prefix: str) -> AsyncIterator[SagaRig]:
         await env.shutdown()
 
 
+async def test_transient_failures_give_up_after_the_step_budget(isolated_rig: SagaRig) -> None:
+    """An infrastructure error is retried for FORWARD_STEP_BUDGET (15 min), long enough to
+    outlast a database restart or failover, then the order compensates and fails. (The
+    server gives up once the next attempt, at most 30 s away, would start after the budget.)"""
+    rig = isolated_rig
+
+    def always_down(_: Any) -> None:
+        raise RuntimeError("payments provider unreachable")
+
+    rig.rec.hooks[AUTHORIZE_PAYMENT] = always_down
+    handle = await rig.start()
+
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    description = await handle.describe()
+    assert description.close_time is not None
+    retried_for = description.close_time - description.start_time
+    budget, last_gap = FORWARD_STEP_BUDGET, STEP_RETRY.maximum_interval
+    assert last_gap is not None
+    assert budget - last_gap <= retried_for < budget + timedelta(minutes=1), retried_for
+    assert rig.rec.names().count(AUTHORIZE_PAYMENT) > 20, "every 30 s at most, for 15 min"
+    status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
+    assert status.state is OrderState.FAILED
+    assert status.compensations_run == ["void_authorization", "notify_failure"]
+
+
+async def test_failed_confirmation_keeps_a_paid_order_and_warns(rig: SagaRig) -> None:
+    def mail_down(r: Any) -> None:
+        if r.kind.value == "order_confirmed":
+            raise RuntimeError("smtp unreachable")
+
+    rig.rec.hooks[SEND_NOTIFICATION] = mail_down
+
+    result = await rig.run()
+
+    assert result.state is OrderState.COMPLETED
+    assert result.compensations_run == []
+    assert any("confirmation not sent" in w for w in result.warnings)
+
+
 async def test_status_query_and_cancellation_mid_saga_run_compensations(
     isolated_rig: SagaRig,
 ) -> None:
@@ -219,7 +233,9 @@ async def test_status_query_and_cancellation_mid_saga_run_compensations(
 
     async def hang(_: Any) -> None:
         capture_started.set()
-        await asyncio.Future()  # until cancelled
+        while True:  # until cancelled: it hears of the cancel through its heartbeat
+            activity.heartbeat()
+            await asyncio.sleep(0.2)
 
     rig.rec.hooks[CAPTURE_PAYMENT] = hang
     handle = await rig.start()
