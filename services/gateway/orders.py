@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, Field
+from temporalio.api.enums.v1 import WorkflowExecutionStatus as ExecutionStatus
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.converter import decode_search_attributes
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -33,14 +34,13 @@ from services.gateway.errors import ApiError, temporal_call
 from services.gateway.models import CancelAccepted, OrderPage, OrderSummary, Problem
 from services.orchestration.client import (
     CURRENCY_MEMO,
+    FINAL_STATES,
     IDEMPOTENCY_KEY_PATTERN,
     TOTAL_CENTS_MEMO,
     decide_order,
     explain_order,
     order_handle,
-    order_status,
     submit_order,
-    wait_for_order,
 )
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -173,32 +173,16 @@ async def list_orders(
     },
 )
 async def get_order(order_id: OrderId, gateway: GatewayDep) -> OrderStatus:
-    """The order's status: a finished order's from its history (no worker needed, nothing
-    replayed), a running order's from the `status` query (an orchestration worker)."""
+    """The order's status: the run that owns the order speaks for it; a running order
+    answers its `status` query (an orchestration worker), a closed one reports its real end
+    from its history (`failed` or `cancelled` for a run cut short, never the step it was in)."""
     timeout = _timeout(gateway)
     async with temporal_call(timeout, order_id=order_id):
-        handle = order_handle(gateway.client, order_id)
-        description = await handle.describe()
-        if description.status is not WorkflowExecutionStatus.RUNNING:
-            outcome = await wait_for_order(handle)
-            if outcome.status is not None:
-                return outcome.status
-        try:
-            return await order_status(
-                gateway.client, order_id, rpc_timeout=timedelta(seconds=timeout)
-            )
-        except (WorkflowQueryFailedError, RPCError) as exc:
-            if isinstance(exc, RPCError) and exc.status in (
-                RPCStatusCode.NOT_FOUND,
-                RPCStatusCode.UNAVAILABLE,
-                RPCStatusCode.DEADLINE_EXCEEDED,
-            ):
-                raise
-            found = await explain_order(gateway.client, order_id)
+        found = await explain_order(
+            gateway.client, order_id, rpc_timeout=timedelta(seconds=timeout)
+        )
     if isinstance(found, OrderStatus):
         return found
-    if found.status is not None:
-        return found.status
     what = f"{found.error.type}: {found.error.message}" if found.error else "no status"
     raise ApiError(409, "NoStatus", f"order {order_id} ended before it had a status: {what}")
 
@@ -260,6 +244,15 @@ async def cancel(order_id: OrderId, gateway: GatewayDep) -> CancelAccepted:
     return CancelAccepted(order_id=order_id, workflow_id=handle.id)
 
 
+#: How a run that closed before publishing a final state really ended.
+CUT_SHORT: dict[ExecutionStatus.ValueType, OrderState] = {
+    ExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED: OrderState.FAILED,
+    ExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED: OrderState.FAILED,
+    ExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT: OrderState.FAILED,
+    ExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED: OrderState.CANCELLED,
+}
+
+
 def _decode_page(page: str | None) -> bytes | None:
     if not page:
         return None
@@ -270,10 +263,19 @@ def _decode_page(page: str | None) -> bytes | None:
 
 
 def order_query(*, task_queue: str, state: OrderState | None, customer: str | None) -> str:
-    """The visibility query for orders of one deployment (values are validated ids)."""
+    """The visibility query for orders of one deployment (values are validated ids).
+
+    Only runs that published a state are orders: a run the claim refused (an order id
+    started again) or an input refused before validation never does, so it is not listed
+    beside the run that owns the order. A waiting state lists running orders only (a run
+    closed while waiting keeps the attribute it had)."""
     clauses = [f"WorkflowType = '{ORDER_SAGA_WORKFLOW}'", f"TaskQueue = '{task_queue}'"]
-    if state is not None:
+    if state is None:
+        clauses.append(f"{ORDER_STATE_ATTRIBUTE} IS NOT NULL")
+    else:
         clauses.append(f"{ORDER_STATE_ATTRIBUTE} = '{state.value}'")
+        if state not in FINAL_STATES:
+            clauses.append("ExecutionStatus = 'Running'")
     if customer is not None:
         clauses.append(f"{CUSTOMER_ID_ATTRIBUTE} = '{customer}'")
     return " AND ".join(clauses)
@@ -333,12 +335,15 @@ async def _summary(client: Client, info: WorkflowExecutionInfo) -> OrderSummary:
             memo[key] = (await client.data_converter.decode([payload]))[0]
     total, currency = memo.get(TOTAL_CENTS_MEMO), memo.get(CURRENCY_MEMO)
     state_values = attributes.get(ORDER_STATE_ATTRIBUTE) or [None]
+    state = str(state_values[0]) if state_values[0] is not None else None
+    if info.status in CUT_SHORT and state not in FINAL_STATES:
+        state = CUT_SHORT[info.status].value  # closed mid-step: its real end, not the step
     customer_values = attributes.get(CUSTOMER_ID_ATTRIBUTE) or [None]
     workflow_id = info.execution.workflow_id
     return OrderSummary(
         order_id=workflow_id.removeprefix("order-"),
         workflow_id=workflow_id,
-        state=str(state_values[0]) if state_values[0] is not None else None,
+        state=state,
         customer_id=str(customer_values[0]) if customer_values[0] is not None else None,
         started_at=info.start_time.ToDatetime(tzinfo=UTC) if info.HasField("start_time") else None,
         closed_at=info.close_time.ToDatetime(tzinfo=UTC) if info.HasField("close_time") else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from services.orchestration.client._deciding import cancel_order, decide_order
 from services.orchestration.client._reading import (
+    FINAL_STATES,
     STATUS_QUERY_TIMEOUT,
     OrderNotFoundError,
     OrderOutcome,
@@ -12,6 +13,7 @@ from services.orchestration.client._reading import (
     explain_order,
     order_handle,
     order_status,
+    owning_run,
     wait_for_order,
     workflow_pollers,
 )
@@ -38,6 +40,7 @@ from services.orchestration.client._subscriptions import start_subscription, sub
 
 __all__ = [
     "CURRENCY_MEMO",
+    "FINAL_STATES",
     "IDEMPOTENCY_KEY",
     "IDEMPOTENCY_KEY_MEMO",
     "IDEMPOTENCY_KEY_PATTERN",
@@ -60,6 +63,7 @@ __all__ = [
     "order_id_of_key",
     "order_memo",
     "order_status",
+    "owning_run",
     "send_carrier_event",
     "shipment_status",
     "start_order",

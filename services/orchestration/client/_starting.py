@@ -220,8 +220,8 @@ async def submit_order(
             )
             status: OrderStatus = await update.result(rpc_timeout=timeout)
     except WorkflowAlreadyStartedError:
-        existing = await existing_order(client, order)
-        found = await explain_order(client, order.order_id, handle=existing)
+        await existing_order(client, order)  # raises OrderConflictError on another body
+        found = await explain_order(client, order.order_id)
         current = found if isinstance(found, OrderStatus) else found.status
         if current is None:
             raise OrderStatusUnavailableError(
