@@ -107,7 +107,7 @@ async def test_every_malformed_signature_header_is_401(stack: GatewayStack, head
     event = {"order_id": "o-1", "event_id": "e-1", "event": "delivered"}
     async with stack.http(token=None) as http:
         response = await http.post(
-            "/webhooks/carrier", json=event, headers={"Rtw-Signature": header}
+            "/webhooks/carrier", json=event, headers={b"Rtw-Signature": header}
         )
     assert response.status_code == 401, response.text
     assert response.json() == {
