@@ -121,7 +121,8 @@ def may_exist(exc: ApiError, order_id: str) -> ApiError:
     return ApiError(
         exc.status,
         exc.kind,
-        f"{exc.detail.rstrip('.; ')}. Order {order_id} may exist now: retry with the same "
+        f"{exc.detail.removesuffix('; retry later').rstrip('.; ')}. Order {order_id} may "
+        "exist now: retry with the same "
         "Idempotency-Key and body: that returns its status if it was created and starts it "
         "if not (under a new order id it would become a second order)",
     )

@@ -18,7 +18,7 @@ from services.contracts import APPROVE, REJECT, OrderState, OrderStatus
 from services.gateway.auth import Principal
 from services.gateway.context import Gateway, gateway_of
 from services.gateway.errors import ApiError, temporal_call
-from services.gateway.orders import ID_PATTERN, decide, fetch_orders
+from services.gateway.orders import DONE, ID_PATTERN, decide, fetch_orders
 from services.gateway.sessions import SESSION_COOKIE
 from services.orchestration.client import order_status
 
@@ -199,7 +199,7 @@ async def decision_form(
                 rows = await _rows(gateway)
         except ApiError:
             rows = []
-        message = f"Order {order_id} was not {decision}d: {exc.detail}"
+        message = f"Order {order_id} was not {DONE[decision]}: {exc.detail}"
         return _page(request, reviewer, rows, error=message, status_code=exc.status)
     notice = f"Order {order_id} {result.decision.value} by {result.reviewer}."
     return RedirectResponse(f"/inbox?done={quote(notice)}", status_code=303)

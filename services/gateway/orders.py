@@ -48,6 +48,8 @@ ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 OrderId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description="the order's id")]
 GatewayDep = Annotated[Gateway, Depends(gateway_of)]
 ReviewerDep = Annotated[Principal, Depends(require_reviewer)]
+#: A decision in the past tense, for sentences.
+DONE = {APPROVE: "approved", REJECT: "rejected"}
 
 router = APIRouter(
     prefix="/orders",
@@ -242,7 +244,7 @@ async def decide(
             description = await order_handle(gateway.client, order_id).describe()
             if description.status is WorkflowExecutionStatus.RUNNING:
                 raise
-            raise closed_order_error(order_id, description, action=f"{decision}d") from None
+            raise closed_order_error(order_id, description, action=DONE[decision]) from None
 
 
 _DECISION_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -265,13 +265,12 @@ async def test_deciding_a_closed_order_is_409_order_closed_with_its_outcome(
     async with stack.http() as http:
         assert (await http.post(f"/orders/{order['order_id']}/reject", json={})).status_code == 200
         await stack.wait_state(order["order_id"], "rejected")
-        for decision in ("approve", "reject"):
+        for decision, done in (("approve", "approved"), ("reject", "rejected")):
             late = await http.post(f"/orders/{order['order_id']}/{decision}", json={})
             assert late.status_code == 409, late.text
             assert late.json() == {
                 "type": "OrderClosed",
-                "detail": f"order {order['order_id']} has ended (rejected); it cannot be "
-                f"{decision}d",
+                "detail": f"order {order['order_id']} has ended (rejected); it cannot be {done}",
             }
         unknown = await http.post(f"/orders/none-{uuid.uuid4().hex[:8]}/approve", json={})
         assert unknown.status_code == 404

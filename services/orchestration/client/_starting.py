@@ -285,7 +285,6 @@ async def submit_order(
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise OrderStatusUnavailableError(
             f"Temporal or the orchestration workers did not confirm order {order.order_id} "
-            f"within {timeout.total_seconds():g}s; it may have started: retry with the same "
-            "body to see its status"
+            f"within {timeout.total_seconds():g}s (it may have started)"
         ) from None
     return SubmittedOrder(status, created=True)
