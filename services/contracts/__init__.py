@@ -4,6 +4,12 @@ Workflows reach other queues only through this package, never by importing anoth
 service's implementation.
 """
 
+from services.contracts.idempotency import (
+    BOUND_ORDER_MEMO,
+    IDEMPOTENCY_KEY_WORKFLOW,
+    IdempotencyKeyClaim,
+    idempotency_workflow_id,
+)
 from services.contracts.inventory import (
     OUT_OF_STOCK,
     RELEASE_INVENTORY,
@@ -148,6 +154,7 @@ __all__ = [
     "AUTHORIZATION_VOIDED",
     "AUTHORIZE_PAYMENT",
     "BOOK_SHIPMENT",
+    "BOUND_ORDER_MEMO",
     "CANCEL",
     "CAPTURE_MISSING",
     "CAPTURE_PAYMENT",
@@ -158,6 +165,7 @@ __all__ = [
     "CUSTOMER_ID_ATTRIBUTE",
     "IDEMPOTENCY_CONFLICT",
     "IDEMPOTENCY_KEY_ATTRIBUTE",
+    "IDEMPOTENCY_KEY_WORKFLOW",
     "INVALID_DECISION",
     "INVALID_ORDER",
     "LEDGER_SUMMARY",
@@ -210,6 +218,7 @@ __all__ = [
     "ChargeRecord",
     "DanglingAuthorization",
     "FailureInfo",
+    "IdempotencyKeyClaim",
     "InventoryResult",
     "LedgerSummary",
     "LedgerSummaryRequest",
@@ -252,6 +261,7 @@ __all__ = [
     "TaskQueue",
     "UndecodablePayload",
     "VoidAuthorizationRequest",
+    "idempotency_workflow_id",
     "order_workflow_id",
     "ping_activity",
     "queue_name",

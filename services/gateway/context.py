@@ -8,6 +8,7 @@ from fastapi import Request
 from temporalio.client import Client
 
 from services.gateway.auth import TokenStore
+from services.gateway.sessions import Sessions
 from services.gateway.settings import GatewaySettings
 
 
@@ -18,11 +19,12 @@ class Gateway:
     client: Client
     settings: GatewaySettings
     tokens: TokenStore
+    sessions: Sessions
     orchestration_queue: str
     webhook_secret: bytes | None = None
     #: Orders carry RtwCustomerId (off while payloads are encrypted: it would be in the clear).
     customer_filter: bool = True
-    #: The namespace has RtwIdempotencyKey: a key reused for another order id is refused.
+    #: The namespace has RtwIdempotencyKey: sagas carry their key as a search attribute.
     key_attribute: bool = False
 
 

@@ -7,10 +7,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.contracts import ORDER_STATE_ATTRIBUTE
+from services.gateway.models import FieldError
 from services.orchestration.client import (
     IdempotencyKeyReusedError,
     OrderConflictError,
@@ -22,13 +30,17 @@ logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An answer other than success: status, kind and a sentence for a person."""
+    """An answer other than success: status, kind and a sentence for a person (and, for a
+    422, the invalid fields)."""
 
-    def __init__(self, status: int, kind: str, detail: str) -> None:
+    def __init__(
+        self, status: int, kind: str, detail: str, *, errors: list[FieldError] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.kind = kind
         self.detail = detail
+        self.errors = errors
 
 
 #: The statuses that mean "Temporal or its workers cannot answer now": retry later.
@@ -78,3 +90,39 @@ async def temporal_call(timeout: float, *, order_id: str | None = None) -> Async
             raise ApiError(503, "Unavailable", f"Temporal unreachable: {exc.message}") from None
         logger.warning("Temporal refused a call for %s: %s", what, exc.message)
         raise ApiError(502, "TemporalError", exc.message) from None
+
+
+_ORDER_STATE = SearchAttributeKey.for_keyword(ORDER_STATE_ATTRIBUTE)
+
+
+def closed_order_error(
+    order_id: str, description: WorkflowExecutionDescription, *, action: str
+) -> ApiError:
+    """409 `OrderClosed` for a decision or cancel on an order that has ended, naming how it
+    ended: the saga's final published state (`completed`, `compensated`, `rejected`,
+    `cancelled`) when it returned or was cancelled, else how its workflow closed (`failed`,
+    `terminated`, `timed_out`)."""
+    status = description.status
+    outcome = status.name.lower() if status else "closed"
+    published = description.typed_search_attributes.get(_ORDER_STATE)
+    if published and status in (
+        WorkflowExecutionStatus.COMPLETED,
+        WorkflowExecutionStatus.CANCELED,
+    ):
+        outcome = published
+    return ApiError(
+        409, "OrderClosed", f"order {order_id} has ended ({outcome}); it cannot be {action}"
+    )
+
+
+def may_exist(exc: ApiError, order_id: str) -> ApiError:
+    """A 5xx of `POST /orders` that tells the client what to do: the start may have gone
+    through before the answer was lost, so only a retry with the same key and body is safe."""
+    return ApiError(
+        exc.status,
+        exc.kind,
+        f"{exc.detail.removesuffix('; retry later').rstrip('.; ')}. Order {order_id} may "
+        "exist now: retry with the same "
+        "Idempotency-Key and body: that returns its status if it was created and starts it "
+        "if not (under a new order id it would become a second order)",
+    )

@@ -14,28 +14,37 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services.contracts import APPROVE, REJECT, ApprovalRequest, OrderState, OrderStatus
-from services.gateway.auth_deps import SESSION_COOKIE
+from services.contracts import APPROVE, REJECT, OrderState, OrderStatus
+from services.gateway.auth import Principal
 from services.gateway.context import Gateway, gateway_of
 from services.gateway.errors import ApiError, temporal_call
-from services.gateway.orders import ID_PATTERN, fetch_orders
-from services.orchestration.client import decide_order, order_status
+from services.gateway.orders import DONE, ID_PATTERN, decide, fetch_orders
+from services.gateway.sessions import SESSION_COOKIE
+from services.orchestration.client import order_status
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
-#: Remembers the reviewer's name between decisions (not a secret).
-REVIEWER_COOKIE = "rtw_reviewer"
 #: How many waiting orders one page shows.
 INBOX_SIZE = 100
+#: Hosts where the inbox runs over plain HTTP in local development (cookies not `Secure`).
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 GatewayDep = Annotated[Gateway, Depends(gateway_of)]
 
 
-def _signed_in(request: Request, gateway: Gateway) -> bool:
-    return gateway.tokens.accepts(request.cookies.get(SESSION_COOKIE))
+def _reviewer(request: Request, gateway: Gateway) -> Principal | None:
+    """The signed-in principal, when it may decide orders."""
+    principal = gateway.sessions.principal(request.cookies.get(SESSION_COOKIE))
+    return principal if principal is not None and principal.can_decide else None
+
+
+def secure_cookie(request: Request) -> bool:
+    """`Secure` everywhere but plain-HTTP local development: HTTPS (directly, or behind a
+    proxy trusted through RTW_GATEWAY_TRUSTED_PROXIES), or any host other than loopback."""
+    return request.url.scheme == "https" or (request.url.hostname or "") not in LOCAL_HOSTS
 
 
 def _age(started: datetime | None, now: datetime) -> str:
@@ -92,7 +101,7 @@ async def _rows(gateway: Gateway) -> list[dict[str, Any]]:
 
 def _page(
     request: Request,
-    gateway: Gateway,
+    reviewer: Principal,
     rows: list[dict[str, Any]],
     *,
     notice: str | None = None,
@@ -106,7 +115,7 @@ def _page(
             "orders": rows,
             "notice": notice,
             "error": error,
-            "reviewer": request.cookies.get(REVIEWER_COOKIE, ""),
+            "reviewer": reviewer.name,
         },
         status_code=status_code,
     )
@@ -115,76 +124,82 @@ def _page(
 @router.get("", response_class=HTMLResponse)
 async def inbox(request: Request, gateway: GatewayDep, done: str | None = None) -> Response:
     """The list of orders waiting for approval (or the sign-in form)."""
-    if not _signed_in(request, gateway):
+    reviewer = _reviewer(request, gateway)
+    if reviewer is None:
         return templates.TemplateResponse(request, "login.html", {"error": None})
     try:
         async with temporal_call(gateway.settings.request_timeout_seconds):
             rows = await _rows(gateway)
     except ApiError as exc:
-        return _page(request, gateway, [], error=exc.detail, status_code=exc.status)
-    return _page(request, gateway, rows, notice=done)
+        return _page(request, reviewer, [], error=exc.detail, status_code=exc.status)
+    return _page(request, reviewer, rows, notice=done)
 
 
 @router.post("/login")
-async def login(request: Request, gateway: GatewayDep, token: Annotated[str, Form()]) -> Response:
-    """Check the token; keep it in an HttpOnly, SameSite=Strict cookie."""
-    if not gateway.tokens.accepts(token):
-        return templates.TemplateResponse(
-            request, "login.html", {"error": "Unknown access token."}, status_code=401
+async def login(
+    request: Request, gateway: GatewayDep, token: Annotated[str, Form(max_length=1024)]
+) -> Response:
+    """Check the token; keep a signed session (never the token) in an HttpOnly,
+    SameSite=Strict cookie, `Secure` outside plain local development."""
+    issued = gateway.sessions.issue(token)
+    if issued is None or not issued[1].can_decide:
+        error = (
+            "Unknown access token."
+            if issued is None
+            else f"{issued[1].name} has role {issued[1].role.value}: the inbox needs a "
+            "reviewer's token."
         )
+        return templates.TemplateResponse(request, "login.html", {"error": error}, status_code=401)
+    cookie, principal = issued
+    logger.info("inbox sign-in: %s", principal.name)
     response = RedirectResponse("/inbox", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        cookie,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=12 * 3600,
+        secure=secure_cookie(request),
+        max_age=int(gateway.sessions.lifetime_seconds),
+        path="/",
     )
     return response
 
 
 @router.post("/logout")
-async def logout() -> Response:
-    """Forget the session."""
+async def logout(request: Request) -> Response:
+    """Delete the session cookie in this browser (see services/gateway/sessions.py for
+    what ends a session everywhere)."""
     response = RedirectResponse("/inbox", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookie(request)
+    )
     return response
 
 
 @router.post("/orders/{order_id}/decision")
-async def decide(
+async def decision_form(
     request: Request,
     order_id: str,
     gateway: GatewayDep,
     decision: Annotated[str, Form(pattern=f"^({APPROVE}|{REJECT})$")],
-    reviewer: Annotated[str, Form(min_length=1, max_length=256)],
     reason: Annotated[str, Form(max_length=4096)] = "",
 ) -> Response:
-    """Approve or reject; a refusal (someone else decided first) is shown on the page."""
-    if not _signed_in(request, gateway):
+    """Approve or reject as the signed-in reviewer; a refusal (someone else decided first)
+    is shown on the page."""
+    reviewer = _reviewer(request, gateway)
+    if reviewer is None:
         return RedirectResponse("/inbox", status_code=303)
-    if not re.match(ID_PATTERN, order_id) or not reviewer.strip():
-        return _page(request, gateway, [], error="Invalid order or reviewer.", status_code=422)
+    if not re.match(ID_PATTERN, order_id):
+        return _page(request, reviewer, [], error="Invalid order id.", status_code=422)
     try:
-        async with temporal_call(gateway.settings.request_timeout_seconds, order_id=order_id):
-            result = await decide_order(
-                gateway.client,
-                order_id,
-                decision,
-                ApprovalRequest(reviewer=reviewer.strip(), reason=reason),
-            )
+        result = await decide(gateway, order_id, decision, reviewer, reason)
     except ApiError as exc:
         try:
             async with temporal_call(gateway.settings.request_timeout_seconds):
                 rows = await _rows(gateway)
         except ApiError:
             rows = []
-        message = f"Order {order_id} was not {decision}d: {exc.detail}"
-        return _page(request, gateway, rows, error=message, status_code=exc.status)
+        message = f"Order {order_id} was not {DONE[decision]}: {exc.detail}"
+        return _page(request, reviewer, rows, error=message, status_code=exc.status)
     notice = f"Order {order_id} {result.decision.value} by {result.reviewer}."
-    response = RedirectResponse(f"/inbox?done={quote(notice)}", status_code=303)
-    response.set_cookie(
-        REVIEWER_COOKIE, reviewer.strip(), httponly=True, samesite="strict", max_age=30 * 86400
-    )
-    return response
+    return RedirectResponse(f"/inbox?done={quote(notice)}", status_code=303)

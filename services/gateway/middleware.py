@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import time
 import uuid
@@ -52,11 +53,12 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_code = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status_code
+            nonlocal status_code, responded
             if message["type"] == "http.response.start":
-                status_code = message["status"]
+                status_code, responded = message["status"], True
                 message["headers"] = [
                     *message.get("headers", []),
                     (REQUEST_ID_HEADER.encode(), request_id.encode()),
@@ -68,6 +70,12 @@ class RequestContextMiddleware:
         span.set_attribute("rtw.request_id", request_id)
         try:
             await self._app(scope, receive, send_with_id)
+        except Exception:
+            # Logged here, with the request id; the client gets the documented shape.
+            logger.exception("%s %s failed", scope["method"], scope["path"])
+            if responded:
+                raise
+            await _internal_error(send_with_id, request_id)
         finally:
             logger.info(
                 "%s %s %s",
@@ -80,3 +88,25 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+async def _internal_error(send: Send, request_id: str) -> None:
+    """A 500 in the gateway's error shape, naming the request id to look up in the log."""
+    body = json.dumps(
+        {
+            "type": "InternalError",
+            "detail": f"the gateway failed to answer this request (request id {request_id}); "
+            "the error is in its log",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -10,11 +10,26 @@ from services.contracts import CarrierEventKind
 from services.contracts.orders import Identifier
 
 
+class FieldError(BaseModel):
+    """One invalid field of a request: where it is and what is wrong (never its value)."""
+
+    loc: list[str | int] = Field(
+        description='path of the field, e.g. ["body", "items", 0, "quantity"]'
+    )
+    msg: str = Field(description="what is wrong with it")
+
+
 class Problem(BaseModel):
-    """An error: what went wrong, in one sentence, and its kind."""
+    """Every error answer (4xx and 5xx): what went wrong, in one sentence, and its kind.
+
+    Never echoes what the request sent; a 422 also lists the invalid fields in `errors`.
+    """
 
     type: str = Field(description="machine-readable kind, e.g. OrderConflict, ApprovalRefused")
     detail: str = Field(description="for a person")
+    errors: list[FieldError] | None = Field(
+        default=None, description="422 only: each invalid field of the request"
+    )
 
 
 class OrderSummary(BaseModel):

@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio.api.enums.v1 import WorkflowExecutionStatus as ExecutionStatus
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
@@ -28,9 +28,10 @@ from services.contracts import (
     OrderState,
     OrderStatus,
 )
-from services.gateway.auth_deps import require_token
+from services.gateway.auth import Principal
+from services.gateway.auth_deps import require_reviewer, require_token
 from services.gateway.context import Gateway, gateway_of
-from services.gateway.errors import ApiError, temporal_call
+from services.gateway.errors import ApiError, closed_order_error, may_exist, temporal_call
 from services.gateway.models import CancelAccepted, OrderPage, OrderSummary, Problem
 from services.orchestration.client import (
     CURRENCY_MEMO,
@@ -39,13 +40,16 @@ from services.orchestration.client import (
     TOTAL_CENTS_MEMO,
     decide_order,
     explain_order,
-    order_handle,
+    owning_run,
     submit_order,
 )
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 OrderId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description="the order's id")]
 GatewayDep = Annotated[Gateway, Depends(gateway_of)]
+ReviewerDep = Annotated[Principal, Depends(require_reviewer)]
+#: A decision in the past tense, for sentences.
+DONE = {APPROVE: "approved", REJECT: "rejected"}
 
 router = APIRouter(
     prefix="/orders",
@@ -60,10 +64,21 @@ router = APIRouter(
 
 
 class Decision(BaseModel):
-    """An approve/reject decision: who decides, and why."""
+    """An approve/reject decision: why. Who decides is the token's principal."""
 
-    reviewer: str = Field(min_length=1, max_length=256, pattern=r"\S")
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(default="", max_length=4096)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_reviewer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "reviewer" in data:
+            raise ValueError(
+                "reviewer is not taken from the body: the decision is recorded under the name "
+                "of the token's principal (RTW_GATEWAY_TOKENS_FILE)"
+            )
+        return data
 
 
 def _timeout(gateway: Gateway) -> float:
@@ -81,6 +96,11 @@ def _timeout(gateway: Gateway) -> float:
             "model": Problem,
             "description": "this order id exists with a different body, or this "
             "Idempotency-Key already started another order",
+        },
+        503: {
+            "model": Problem,
+            "description": "Temporal or the workers did not answer: the order may exist; "
+            "retry with the same Idempotency-Key and body",
         },
     },
 )
@@ -103,18 +123,24 @@ async def create_order(
 
     The same body again (with the same key) returns the existing order with `200`; a
     different body under an existing order id is `409`, and so is a key that already started
-    another order id (when the namespace has `RtwIdempotencyKey`).
+    another order id. A `503` means the order may or may not exist: retry with the same key
+    and body.
     """
     timeout = _timeout(gateway)
-    async with temporal_call(timeout, order_id=order.order_id):
-        submitted = await submit_order(
-            gateway.client,
-            order,
-            task_queue=gateway.orchestration_queue,
-            timeout=timedelta(seconds=timeout),
-            idempotency_key=idempotency_key,
-            key_attribute=gateway.key_attribute,
-        )
+    try:
+        async with temporal_call(timeout, order_id=order.order_id):
+            submitted = await submit_order(
+                gateway.client,
+                order,
+                task_queue=gateway.orchestration_queue,
+                timeout=timedelta(seconds=timeout),
+                idempotency_key=idempotency_key,
+                key_attribute=gateway.key_attribute,
+            )
+    except ApiError as exc:
+        if exc.status >= 500:
+            raise may_exist(exc, order.order_id) from None
+        raise
     if not submitted.created:
         response.status_code = 200
     return submitted.status
@@ -187,15 +213,32 @@ async def get_order(order_id: OrderId, gateway: GatewayDep) -> OrderStatus:
     raise ApiError(409, "NoStatus", f"order {order_id} ended before it had a status: {what}")
 
 
-async def _decide(gateway: Gateway, order_id: str, decision: str, body: Decision) -> ApprovalResult:
-    request = ApprovalRequest(reviewer=body.reviewer, reason=body.reason)
+async def decide(
+    gateway: Gateway, order_id: str, decision: str, principal: Principal, reason: str
+) -> ApprovalResult:
+    """Approve or reject as `principal`; an order that has ended is `409 OrderClosed`."""
+    request = ApprovalRequest(reviewer=principal.name, reason=reason)
     async with temporal_call(_timeout(gateway), order_id=order_id):
-        return await decide_order(gateway.client, order_id, decision, request)
+        try:
+            return await decide_order(gateway.client, order_id, decision, request)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            # NOT_FOUND is also the answer for an update to a closed workflow
+            _, description = await owning_run(gateway.client, order_id)
+            if description.status is WorkflowExecutionStatus.RUNNING:
+                raise
+            raise closed_order_error(order_id, description, action=DONE[decision]) from None
 
 
 _DECISION_RESPONSES: dict[int | str, dict[str, object]] = {
+    403: {"model": Problem, "description": "the token's role may not decide orders"},
     404: {"model": Problem, "description": "no such order"},
-    409: {"model": Problem, "description": "refused: already decided, expired, no approval"},
+    409: {
+        "model": Problem,
+        "description": "refused: already decided, expired, no approval, or the order has "
+        "ended (OrderClosed, with how it ended)",
+    },
 }
 
 
@@ -205,9 +248,12 @@ _DECISION_RESPONSES: dict[int | str, dict[str, object]] = {
     summary="Approve a large order (the `approve` update)",
     responses=_DECISION_RESPONSES,
 )
-async def approve_order(order_id: OrderId, body: Decision, gateway: GatewayDep) -> ApprovalResult:
-    """Approve; the saga goes on to capture. Refusals come back as `409` with the reason."""
-    return await _decide(gateway, order_id, APPROVE, body)
+async def approve_order(
+    order_id: OrderId, body: Decision, gateway: GatewayDep, principal: ReviewerDep
+) -> ApprovalResult:
+    """Approve as the token's principal; the saga goes on to capture. Refusals come back as
+    `409` with the reason."""
+    return await decide(gateway, order_id, APPROVE, principal, body.reason)
 
 
 @router.post(
@@ -216,9 +262,11 @@ async def approve_order(order_id: OrderId, body: Decision, gateway: GatewayDep) 
     summary="Reject a large order (the `reject` update)",
     responses=_DECISION_RESPONSES,
 )
-async def reject_order(order_id: OrderId, body: Decision, gateway: GatewayDep) -> ApprovalResult:
-    """Reject; the saga compensates and ends `rejected`."""
-    return await _decide(gateway, order_id, REJECT, body)
+async def reject_order(
+    order_id: OrderId, body: Decision, gateway: GatewayDep, principal: ReviewerDep
+) -> ApprovalResult:
+    """Reject as the token's principal; the saga compensates and ends `rejected`."""
+    return await decide(gateway, order_id, REJECT, principal, body.reason)
 
 
 @router.post(
@@ -234,12 +282,10 @@ async def reject_order(order_id: OrderId, body: Decision, gateway: GatewayDep) -
 async def cancel(order_id: OrderId, gateway: GatewayDep) -> CancelAccepted:
     """Request cancellation: the saga undoes what it did (refund, void, release stock),
     tells the customer and ends `cancelled`."""
-    handle = order_handle(gateway.client, order_id)
     async with temporal_call(_timeout(gateway), order_id=order_id):
-        description = await handle.describe()
+        handle, description = await owning_run(gateway.client, order_id)
         if description.status is not WorkflowExecutionStatus.RUNNING:
-            state = description.status.name.lower() if description.status else "closed"
-            raise ApiError(409, "OrderClosed", f"order {order_id} has ended ({state})")
+            raise closed_order_error(order_id, description, action="cancelled")
         await handle.cancel()
     return CancelAccepted(order_id=order_id, workflow_id=handle.id)
 

@@ -17,6 +17,8 @@ from services.contracts import IDEMPOTENCY_KEY_ATTRIBUTE, TaskQueue
 from services.gateway.app import create_app
 from services.gateway.auth import TokenFileError, TokenStore
 from services.gateway.context import Gateway
+from services.gateway.readiness import GatewayReadiness, watch_temporal
+from services.gateway.sessions import SessionKeyError, Sessions
 from services.gateway.settings import GatewaySettings
 from services.orchestration.search_attributes import missing_keywords
 from services.runtime.config import Settings
@@ -34,21 +36,21 @@ CONNECT_RETRY_SECONDS = 60.0
 class _Server(uvicorn.Server):
     """uvicorn's server, turning readiness off as soon as a signal asks it to stop."""
 
-    def __init__(self, config: uvicorn.Config, health: HealthState) -> None:
+    def __init__(self, config: uvicorn.Config, readiness: GatewayReadiness) -> None:
         super().__init__(config)
-        self._health = health
+        self._readiness = readiness
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
-            self._health.mark_ready()
+            self._readiness.serving()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.should_exit:
             logger.warning("second %s: forcing exit", signal.Signals(sig).name)
             os._exit(FORCED_EXIT_CODE)
         logger.info("%s received: finishing in-flight requests", signal.Signals(sig).name)
-        self._health.mark_draining()
+        self._readiness.draining()
         super().handle_exit(sig, frame)
         # uvicorn re-raises the signal after a graceful stop; a drained gateway exits 0
         self._captured_signals.clear()
@@ -81,14 +83,24 @@ class GatewayHost:
             return 2
         try:
             tokens = TokenStore(self._gateway.tokens_file)
+            sessions = Sessions(
+                tokens,
+                key_file=self._gateway.session_key_file,
+                lifetime_seconds=self._gateway.session_hours * 3600,
+            )
             secret = (
                 read_secret(self._gateway.webhook_secret_file)
                 if self._gateway.webhook_secret_file
                 else None
             )
-        except TokenFileError as exc:
+        except (TokenFileError, SessionKeyError) as exc:
             logger.error("%s", exc)
             return 2
+        if self._gateway.session_key_file is None:
+            logger.info(
+                "no RTW_GATEWAY_SESSION_KEY_FILE: inbox sessions are signed with a key derived "
+                "from the tokens file (any change to it signs everyone out)"
+            )
         if secret is None:
             logger.warning("no RTW_WEBHOOK_SECRET_FILE: carrier webhooks answer 503")
         telemetry = start_telemetry(self._settings, service=SERVICE)
@@ -99,11 +111,13 @@ class GatewayHost:
         )
         try:
             async with health_cm:
-                return await self._serve(tokens, secret, tracing=telemetry.enabled)
+                return await self._serve(tokens, sessions, secret, tracing=telemetry.enabled)
         finally:
             await asyncio.to_thread(telemetry.shutdown)
 
-    async def _serve(self, tokens: TokenStore, secret: bytes | None, *, tracing: bool) -> int:
+    async def _serve(
+        self, tokens: TokenStore, sessions: Sessions, secret: bytes | None, *, tracing: bool
+    ) -> int:
         connecting = connect(
             self._settings.temporal,
             runtime=build_runtime(self._settings),
@@ -115,15 +129,16 @@ class GatewayHost:
         self.health.mark_started()
         key_attribute = await missing_keywords(client, [IDEMPOTENCY_KEY_ATTRIBUTE]) == []
         if not key_attribute:
-            logger.warning(
-                "search attribute %s is not registered as Keyword: an Idempotency-Key reused "
-                "for another order id is not detected (register it as the chart README shows)",
+            logger.info(
+                "search attribute %s is not registered as Keyword: sagas do not carry their "
+                "Idempotency-Key as a search attribute (keys are still bound to their orders)",
                 IDEMPOTENCY_KEY_ATTRIBUTE,
             )
         gateway = Gateway(
             client=client,
             settings=self._gateway,
             tokens=tokens,
+            sessions=sessions,
             orchestration_queue=self._settings.queue_name(TaskQueue.ORCHESTRATION),
             webhook_secret=secret,
             customer_filter=self._settings.temporal.codec.keys_file is None,
@@ -137,8 +152,13 @@ class GatewayHost:
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=int(self._gateway.graceful_shutdown_seconds) or None,
+            # X-Forwarded-Proto/-For only from the proxies named in the settings (the
+            # TLS-terminating ingress): the inbox's cookies are `Secure` behind it.
+            proxy_headers=True,
+            forwarded_allow_ips=self._gateway.trusted_proxies,
         )
-        server = _Server(config, self.health)
+        readiness = GatewayReadiness(self.health)
+        server = _Server(config, readiness)
         logger.info(
             "gateway starting on http://%s:%s (Temporal %s, queue %s)",
             self._gateway.host,
@@ -146,7 +166,13 @@ class GatewayHost:
             client.service_client.config.target_host,
             gateway.orchestration_queue,
         )
-        await server.serve()
+        watcher = asyncio.create_task(watch_temporal(client, readiness), name="rtw-temporal-check")
+        try:
+            await server.serve()
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         if not server.started:
             self.health.mark_fatal("HTTP server did not start")
             return 1

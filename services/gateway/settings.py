@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -22,7 +23,22 @@ class GatewaySettings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535, description="API port")
     tokens_file: Path | None = Field(
         default=None,
-        description="bearer tokens for the API and the inbox, one per line (a mounted Secret)",
+        description="bearer tokens for the API and the inbox, one per line as "
+        "'<token> <name> <role>' (a mounted Secret)",
+    )
+    session_key_file: Path | None = Field(
+        default=None,
+        description="key (>= 32 bytes) signing inbox sessions, shared by all replicas (a "
+        "mounted Secret); changing it signs everyone out. Unset: derived from the tokens file",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="how long an inbox sign-in lasts"
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="comma-separated IPs or networks (CIDR) of the proxies whose "
+        "X-Forwarded-Proto and X-Forwarded-For are believed (the TLS-terminating ingress); "
+        "'*' trusts any peer",
     )
     webhook_secret_file: Path | None = Field(
         default=None,
@@ -42,8 +58,40 @@ class GatewaySettings(BaseSettings):
     graceful_shutdown_seconds: float = Field(
         default=10.0, ge=0, description="time in-flight requests get to finish on SIGTERM"
     )
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="largest request body read, any route and transfer encoding (413 past it)",
+    )
+    docs: bool = Field(
+        default=True,
+        description="serve the interactive API docs (/docs, assets served locally) and "
+        "/openapi.json; turn off in production if the API should not describe itself",
+    )
 
-    @field_validator("tokens_file", "webhook_secret_file", mode="before")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """Each entry an IP address or network: uvicorn would take a typo as a literal
+        that never matches, and the scheme behind the proxy would stay `http`."""
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if entries == ["*"]:
+            return "*"
+        for entry in entries:
+            try:
+                if "/" in entry:
+                    ipaddress.ip_network(entry, strict=False)
+                else:
+                    ipaddress.ip_address(entry)
+            except ValueError:
+                raise ValueError(
+                    "RTW_GATEWAY_TRUSTED_PROXIES: each entry must be an IP address or a "
+                    "network such as 10.0.0.0/8 (or '*' alone)"
+                ) from None
+        return ",".join(entries)
+
+    @field_validator("tokens_file", "webhook_secret_file", "session_key_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable (as Compose files and shells write it) means unset."""

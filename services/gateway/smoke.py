@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
     args = parser.parse_args(argv)
     lines = args.token_file.read_text(encoding="utf-8").splitlines()
-    token = next(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    # the first entry's token: a line is `<token> <name> <role>`, or a token alone
+    token = next(line.split()[0] for line in lines if line.strip() and not line.startswith("#"))
     return asyncio.run(drive(args.url, token, timeout=args.timeout))
 
 

@@ -12,6 +12,7 @@ from services.contracts import CarrierEvent
 from services.gateway.context import Gateway, gateway_of
 from services.gateway.errors import ApiError, temporal_call
 from services.gateway.models import CarrierWebhook, Problem, WebhookAccepted
+from services.gateway.problems import field_errors, validation_detail
 from services.gateway.signing import SIGNATURE_HEADER, SignatureError, verify
 from services.orchestration.client import send_carrier_event
 
@@ -80,12 +81,8 @@ async def carrier_webhook(
     event to `shipment-<order_id>`, which applies each `event_id` once."""
     if gateway.webhook_secret is None:
         raise ApiError(503, "WebhooksOff", "no webhook secret configured (RTW_WEBHOOK_SECRET_FILE)")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refused before it is read
-        raise ApiError(413, "TooLarge", f"a webhook body is at most {MAX_BODY_BYTES} bytes")
+    # At most MAX_BODY_BYTES: BodyLimitMiddleware answers 413 past it, whatever the encoding.
     body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, "TooLarge", f"a webhook body is at most {MAX_BODY_BYTES} bytes")
     try:
         verify(
             gateway.webhook_secret,
@@ -99,10 +96,8 @@ async def carrier_webhook(
     try:
         event = CarrierWebhook.model_validate_json(body)
     except ValidationError as exc:
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ApiError(422, "InvalidEvent", fields) from None
+        errors = field_errors(exc.errors(), prefix=("body",))
+        raise ApiError(422, "InvalidEvent", validation_detail(errors), errors=errors) from None
     async with temporal_call(gateway.settings.request_timeout_seconds, order_id=event.order_id):
         await send_carrier_event(
             gateway.client, event.order_id, CarrierEvent(event_id=event.event_id, event=event.event)

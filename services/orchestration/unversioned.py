@@ -7,6 +7,7 @@ workflow types, names and code, minus the behavior. Each twin lives next to its 
 
 from __future__ import annotations
 
+from services.orchestration.idempotency import UnversionedIdempotencyKey
 from services.orchestration.order_saga import UnversionedOrderSaga
 from services.orchestration.ping import UnversionedPing
 from services.orchestration.reconciliation import UnversionedReconciliation
@@ -20,4 +21,5 @@ UNVERSIONED_WORKFLOWS: list[type] = [
     UnversionedSubscription,
     UnversionedReconciliation,
     UnversionedPing,
+    UnversionedIdempotencyKey,
 ]

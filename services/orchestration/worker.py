@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 from services.contracts import TaskQueue
 from services.orchestration.carrier import CarrierActivities, PolicyActivities
 from services.orchestration.claims import ClaimActivities, claims_for
+from services.orchestration.idempotency import IdempotencyKey
 from services.orchestration.inventory import DEFAULT_CATALOG, InventoryActivities, inventory_for
 from services.orchestration.order_saga import OrderSaga
 from services.orchestration.ping import Ping
@@ -27,7 +28,7 @@ from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
 
 #: Every workflow type this service runs, each with its versioning behavior.
-WORKFLOWS: list[type] = [OrderSaga, Shipment, Subscription, Reconciliation, Ping]
+WORKFLOWS: list[type] = [OrderSaga, Shipment, Subscription, Reconciliation, Ping, IdempotencyKey]
 
 
 def workflows_for(settings: Settings) -> list[type]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,13 +13,21 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from services.gateway import sign
 from services.gateway.process import GatewayProcess
 from services.runtime.devserver import DevServer, free_port
 from tests.integration.helpers import WorkerStack, order_json
 
+#: Reviewer alice's token (every test's default caller), reviewer bob's, a shop's service token.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
 TOKEN = "test-token-" + uuid.uuid4().hex
+BOB_TOKEN = "bob-token-" + uuid.uuid4().hex
+SERVICE_TOKEN = "shop-token-" + uuid.uuid4().hex
+#: A line in the format before names and roles: still accepted, as a reviewer.
+LEGACY_TOKEN = "legacy-token-" + uuid.uuid4().hex
 SECRET = b"whsec-" + uuid.uuid4().hex.encode()
 
 
@@ -84,7 +92,13 @@ class GatewayStack:
 def write_secrets(directory: Path) -> dict[str, str]:
     """Tokens and webhook secret files, as Secrets would be mounted."""
     tokens = directory / "tokens"
-    tokens.write_text(f"# API tokens\n{TOKEN}\nsecond-token-{hashlib.sha1(SECRET).hexdigest()}\n")
+    tokens.write_text(
+        "# <token> <name> <role>\n"
+        f"{TOKEN} alice reviewer\n"
+        f"{BOB_TOKEN} bob reviewer\n"
+        f"{SERVICE_TOKEN} shop service\n"
+        f"{LEGACY_TOKEN}\n"
+    )
     secret = directory / "webhook-secret"
     secret.write_bytes(SECRET + b"\n")
     return {"RTW_GATEWAY_TOKENS_FILE": str(tokens), "RTW_WEBHOOK_SECRET_FILE": str(secret)}
@@ -124,3 +138,19 @@ def large_order(prefix: str = "gw", **overrides: Any) -> dict[str, Any]:
     return new_order(
         prefix, items=[{"sku": "sku-2", "quantity": 1, "unit_price_cents": 150_000}], **overrides
     )
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's chromium, driven by playwright."""
+    if not shutil.which(CHROMIUM):
+        # Required like nginx and PostgreSQL: a skip here would hide the browser test in CI.
+        pytest.fail("no chromium binary on this machine: apt-get install chromium (see README)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.gateway.conftest import GatewayStack, large_order
+from tests.gateway.conftest import BOB_TOKEN, TOKEN, GatewayStack, large_order
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        # Required like nginx and PostgreSQL: a skip here would hide the browser test in CI.
-        pytest.fail("no chromium binary on this machine: apt-get install chromium (see README)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def signed_in(browser: Browser, stack: GatewayStack) -> Page:
-    """A fresh browser session (own cookies) signed in to the inbox."""
+async def signed_in(browser: Browser, stack: GatewayStack, token: str = TOKEN) -> Page:
+    """A fresh browser session (own cookies) signed in to the inbox with `token`."""
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(f"{stack.url}/inbox")
-    await page.get_by_label("Access token").fill(stack.token)
+    await page.get_by_label("Access token").fill(token)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Approvals inbox")).to_be_visible()
+    cookies = {c["name"]: c for c in await context.cookies()}
+    assert token not in cookies["rtw_session"]["value"], "the cookie never holds the token"
+    assert cookies["rtw_session"]["httpOnly"]
     return page
 
 
@@ -63,7 +47,9 @@ async def test_reviewer_approves_in_the_browser_and_a_second_session_sees_the_re
     deadline = datetime.fromisoformat(waiting["approval"]["deadline"]).strftime("%Y-%m-%d %H:%M")
 
     alice = await signed_in(browser, stack)
-    bob = await signed_in(browser, stack)
+    bob = await signed_in(browser, stack, BOB_TOKEN)
+    await expect(alice.get_by_text("Signed in as alice")).to_be_visible()
+    await expect(bob.get_by_text("Signed in as bob")).to_be_visible()
     await row_of(alice, stack, order_id)
     await row_of(bob, stack, order_id)
     row = alice.locator(f"tr#order-{order_id}")
@@ -71,7 +57,6 @@ async def test_reviewer_approves_in_the_browser_and_a_second_session_sees_the_re
     await expect(row).to_contain_text("c-inbox")
     await expect(row.locator("td").nth(3)).to_have_text(deadline)
 
-    await row.get_by_label("Reviewer").fill("alice")
     await row.get_by_label("Reason").fill("known customer")
     await row.get_by_role("button", name=f"Approve order {order_id}").click()
     await expect(alice.get_by_role("status")).to_contain_text(
@@ -81,7 +66,6 @@ async def test_reviewer_approves_in_the_browser_and_a_second_session_sees_the_re
 
     # bob's page still shows the order: his approval comes second and is refused
     stale = bob.locator(f"tr#order-{order_id}")
-    await stale.get_by_label("Reviewer").fill("bob")
     await stale.get_by_role("button", name=f"Approve order {order_id}").click()
     await expect(bob.get_by_role("alert")).to_contain_text(
         f"Order {order_id} was not approved: order {order_id} is already approved"
@@ -103,3 +87,13 @@ async def test_inbox_needs_a_valid_token(stack: GatewayStack, browser: Browser) 
     await expect(page.get_by_role("alert")).to_contain_text("Unknown access token")
     await expect(page.locator("table")).to_have_count(0)
     await context.close()
+
+
+async def test_sign_out_ends_the_session_in_this_browser(
+    stack: GatewayStack, browser: Browser
+) -> None:
+    page = await signed_in(browser, stack)
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_label("Access token")).to_be_visible()
+    assert [c for c in await page.context.cookies() if c["name"] == "rtw_session"] == []
+    await page.context.close()

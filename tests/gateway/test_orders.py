@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from tests.gateway.conftest import GatewayStack, large_order, new_order
+from tests.gateway.conftest import (
+    BOB_TOKEN,
+    LEGACY_TOKEN,
+    SERVICE_TOKEN,
+    GatewayStack,
+    large_order,
+    new_order,
+)
 from tests.integration.helpers import rtw, write_order
 
 pytestmark = pytest.mark.integration
@@ -67,13 +74,8 @@ async def test_a_key_reused_for_another_order_id_is_a_conflict(
     first, second = new_order(), new_order()
     key = f"reused-{uuid.uuid4().hex}"
     assert (await stack.submit(first, key=key)).status_code == 201
-    # The check reads visibility, which lags a start by a moment: wait until it has the key.
-    for _ in range(50):
-        if [wf async for wf in dev_client.list_workflows(f"RtwIdempotencyKey = '{key}'")]:
-            break
-        await asyncio.sleep(0.1)
 
-    reused = await stack.submit(second, key=key)
+    reused = await stack.submit(second, key=key)  # at once: no visibility lag to wait out
 
     assert reused.status_code == 409, reused.text
     assert reused.json()["type"] == "IdempotencyKeyReused"
@@ -85,15 +87,51 @@ async def test_a_key_reused_for_another_order_id_is_a_conflict(
     assert quoted.status_code == 422, "a key goes into a visibility query: a safe alphabet only"
 
 
-async def test_invalid_body_is_422_with_field_paths(stack: GatewayStack) -> None:
-    bad = new_order(items=[{"sku": "sku-1", "quantity": 0, "unit_price_cents": 1.5}])
+async def test_one_key_with_ten_order_ids_in_parallel_starts_exactly_one_order(
+    stack: GatewayStack, dev_client: Client
+) -> None:
+    key = f"race-{uuid.uuid4().hex}"
+    orders = [new_order("race") for _ in range(10)]
+
+    answers = await asyncio.gather(*(stack.submit(order, key=key) for order in orders))
+
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [201] + [409] * 9, [a.text for a in answers]
+    winner = orders[[a.status_code for a in answers].index(201)]["order_id"]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.json()["type"] == "IdempotencyKeyReused"
+            assert winner in answer.json()["detail"]
+    ids = " OR ".join(f"WorkflowId = 'order-{order['order_id']}'" for order in orders)
+    started = [wf.id async for wf in dev_client.list_workflows(ids)]
+    assert started == [f"order-{winner}"], "one key, one order"
+    retry = await stack.submit(orders[[a.status_code for a in answers].index(201)], key=key)
+    assert retry.status_code == 200, "the winner's retry is answered with its status"
+
+
+async def test_invalid_body_is_422_with_field_paths_and_never_echoes_the_input(
+    stack: GatewayStack,
+) -> None:
+    marker = "SECRET-4111111111111111"
+    bad = new_order(
+        currency=f"<b>{marker}</b>",
+        items=[{"sku": "sku-1", "quantity": 0, "unit_price_cents": 1.5, marker: 1}],
+    )
 
     response = await stack.submit(bad)
 
     assert response.status_code == 422
-    locations = {tuple(error["loc"]) for error in response.json()["detail"]}
+    body = response.json()
+    assert set(body) == {"type", "detail", "errors"}
+    assert body["type"] == "InvalidRequest"
+    locations = {tuple(error["loc"]) for error in body["errors"]}
     assert ("body", "items", 0, "quantity") in locations
     assert ("body", "items", 0, "unit_price_cents") in locations
+    assert ("body", "currency") in locations
+    assert ("body", "items", 0) in locations  # the unknown field, not named
+    assert "items.0.quantity" in body["detail"]
+    assert marker not in response.text, "an error never repeats what was sent"
+    assert "1.5" not in response.text
 
 
 async def test_auth_and_idempotency_key_are_required(stack: GatewayStack) -> None:
@@ -112,7 +150,7 @@ async def test_auth_and_idempotency_key_are_required(stack: GatewayStack) -> Non
     async with stack.http() as http:
         no_key = await http.post("/orders", json=order)
         assert no_key.status_code == 422
-        assert ["header", "idempotency-key"] in [e["loc"] for e in no_key.json()["detail"]]
+        assert ["header", "idempotency-key"] in [e["loc"] for e in no_key.json()["errors"]]
         # nothing was started by the refused requests
         assert (await http.get(f"/orders/{order['order_id']}")).status_code == 404
 
@@ -178,38 +216,64 @@ async def test_approve_goes_through_the_update_and_a_second_decision_is_409(
     order = large_order()
     assert (await stack.submit(order)).status_code == 201
     await stack.wait_state(order["order_id"], "awaiting_approval")
+    async with stack.http(token=SERVICE_TOKEN) as shop:
+        forbidden = await shop.post(f"/orders/{order['order_id']}/approve", json={})
+        assert forbidden.status_code == 403, forbidden.text
+        assert forbidden.json()["type"] == "Forbidden"
+        assert "shop has role service" in forbidden.json()["detail"]
     async with stack.http() as http:
-        approved = await http.post(
-            f"/orders/{order['order_id']}/approve", json={"reviewer": "alice", "reason": "ok"}
+        named = await http.post(
+            f"/orders/{order['order_id']}/approve", json={"reviewer": "the-ceo", "reason": "ok"}
         )
+        assert named.status_code == 422, "the reviewer is the token's principal, not free text"
+        assert "principal" in named.json()["detail"]
+        approved = await http.post(f"/orders/{order['order_id']}/approve", json={"reason": "ok"})
         assert approved.status_code == 200, approved.text
         assert approved.json()["decision"] == "approved"
-        again = await http.post(
-            f"/orders/{order['order_id']}/reject", json={"reviewer": "bob", "reason": "late"}
-        )
+        assert approved.json()["reviewer"] == "alice"
+    async with stack.http(token=BOB_TOKEN) as bob:
+        again = await bob.post(f"/orders/{order['order_id']}/reject", json={"reason": "late"})
         assert again.status_code == 409
         assert again.json() == {
             "type": "ApprovalRefused",
             "detail": f"order {order['order_id']} is already approved",
         }
-        blank = await http.post(f"/orders/{order['order_id']}/approve", json={"reviewer": " "})
-        assert blank.status_code == 422
-        missing = await http.post("/orders/nope-x/approve", json={"reviewer": "alice"})
+        missing = await bob.post("/orders/nope-x/approve", json={})
         assert missing.status_code == 404
-    await stack.wait_state(order["order_id"], "shipping")
+    status = await stack.wait_state(order["order_id"], "shipping")
+    assert status["approval"]["reviewer"] == "alice"
 
 
 async def test_reject_compensates(stack: GatewayStack) -> None:
     order = large_order()
     assert (await stack.submit(order)).status_code == 201
     await stack.wait_state(order["order_id"], "awaiting_approval")
-    async with stack.http() as http:
-        rejected = await http.post(
-            f"/orders/{order['order_id']}/reject", json={"reviewer": "bob", "reason": "fraud"}
-        )
+    async with stack.http(token=LEGACY_TOKEN) as http:  # a token-only line: still a reviewer
+        rejected = await http.post(f"/orders/{order['order_id']}/reject", json={"reason": "fraud"})
         assert rejected.status_code == 200, rejected.text
     final = await stack.wait_state(order["order_id"], "rejected")
     assert "void_authorization" in final["compensations_run"]
+    assert final["approval"]["reviewer"].startswith("token-")
+
+
+async def test_deciding_a_closed_order_is_409_order_closed_with_its_outcome(
+    stack: GatewayStack,
+) -> None:
+    order = large_order()
+    assert (await stack.submit(order)).status_code == 201
+    await stack.wait_state(order["order_id"], "awaiting_approval")
+    async with stack.http() as http:
+        assert (await http.post(f"/orders/{order['order_id']}/reject", json={})).status_code == 200
+        await stack.wait_state(order["order_id"], "rejected")
+        for decision, done in (("approve", "approved"), ("reject", "rejected")):
+            late = await http.post(f"/orders/{order['order_id']}/{decision}", json={})
+            assert late.status_code == 409, late.text
+            assert late.json() == {
+                "type": "OrderClosed",
+                "detail": f"order {order['order_id']} has ended (rejected); it cannot be {done}",
+            }
+        unknown = await http.post(f"/orders/none-{uuid.uuid4().hex[:8]}/approve", json={})
+        assert unknown.status_code == 404
 
 
 async def test_cancel_compensates_and_a_closed_order_cannot_be_cancelled(
@@ -227,6 +291,7 @@ async def test_cancel_compensates_and_a_closed_order_cannot_be_cancelled(
         again = await http.post(f"/orders/{order['order_id']}/cancel")
         assert again.status_code == 409
         assert again.json()["type"] == "OrderClosed"
+        assert "has ended (cancelled)" in again.json()["detail"]
         assert (await http.post("/orders/nope-y/cancel")).status_code == 404
 
 

@@ -90,3 +90,27 @@ async def test_an_oversized_body_is_413_before_any_check(stack: GatewayStack) ->
         )
     assert response.status_code == 413
     assert response.json()["type"] == "TooLarge"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"t=\xb2,v1=abc",  # latin-1 '\u00b2': str.isdigit() is True, int() refuses it
+        "t=1800000000,v1=\u00e9".encode("latin-1"),  # compare_digest refuses non-ASCII
+        b"t=" + b"9" * 5000 + b",v1=" + b"ab" * 32,
+        b"t=1,t=2,v1=" + b"ab" * 32,
+        b"v1=" + b"ab" * 32,
+    ],
+    ids=["superscript-two", "non-ascii-digest", "huge-number", "two-timestamps", "no-time"],
+)
+async def test_every_malformed_signature_header_is_401(stack: GatewayStack, header: bytes) -> None:
+    event = {"order_id": "o-1", "event_id": "e-1", "event": "delivered"}
+    async with stack.http(token=None) as http:
+        response = await http.post(
+            "/webhooks/carrier", json=event, headers={b"Rtw-Signature": header}
+        )
+    assert response.status_code == 401, response.text
+    assert response.json() == {
+        "type": "BadSignature",
+        "detail": "malformed Rtw-Signature header: expected t=…,v1=…",
+    }

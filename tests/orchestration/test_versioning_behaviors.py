@@ -18,6 +18,7 @@ EXPECTED = {
     "Subscription": VersioningBehavior.AUTO_UPGRADE,
     "Reconciliation": VersioningBehavior.PINNED,
     "Ping": VersioningBehavior.PINNED,
+    "IdempotencyKey": VersioningBehavior.AUTO_UPGRADE,
 }
 
 

@@ -6,8 +6,10 @@ import asyncio
 import hashlib
 import json
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -27,10 +29,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from services.contracts import (
     ACCEPTED,
+    BOUND_ORDER_MEMO,
     IDEMPOTENCY_KEY_ATTRIBUTE,
+    IDEMPOTENCY_KEY_WORKFLOW,
     ORDER_SAGA_WORKFLOW,
+    IdempotencyKeyClaim,
     OrderInput,
     OrderStatus,
+    idempotency_workflow_id,
     order_workflow_id,
 )
 from services.orchestration.client._reading import (
@@ -93,14 +99,59 @@ IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:+/=-]{1,255}$"
 
 
 async def order_id_of_key(client: Client, key: str) -> str | None:
-    """The order id whose saga was started under `key`, as visibility knows it (visibility
-    lags the start by up to a second, so two requests racing with one key can both pass)."""
+    """The order id whose saga was started under `key`, as visibility knows it (for audits:
+    visibility lags a start by up to a second; `bind_idempotency_key` is what refuses a
+    reused key)."""
     if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
         raise ValueError(f"an Idempotency-Key must match {IDEMPOTENCY_KEY_PATTERN}")
     query = f"{IDEMPOTENCY_KEY_ATTRIBUTE} = '{key}' AND WorkflowType = '{ORDER_SAGA_WORKFLOW}'"
     async for found in client.list_workflows(query, limit=1):
         return found.id.removeprefix(order_workflow_id(""))
     return None
+
+
+async def bind_idempotency_key(client: Client, key: str, order_id: str, *, task_queue: str) -> bool:
+    """Bind `key` to `order_id` for good, atomically; True when this call made the binding.
+
+    Starts the `IdempotencyKey` marker under `idempotency-<sha256 of key>` with *reject
+    duplicate*: of any number of requests racing with one key, the server lets exactly one
+    start it. The others (and later retries) read the bound order id from its memo: the
+    same id proceeds (a retry), another raises `IdempotencyKeyReusedError`. The binding
+    lasts while the server keeps the marker: the namespace's retention after it closed.
+    """
+    workflow_id = idempotency_workflow_id(key)
+    try:
+        await client.start_workflow(
+            IDEMPOTENCY_KEY_WORKFLOW,
+            IdempotencyKeyClaim(order_id=order_id),
+            id=workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            memo={BOUND_ORDER_MEMO: order_id},
+        )
+    except WorkflowAlreadyStartedError:
+        description = await client.get_workflow_handle(workflow_id).describe()
+        bound = await description.memo_value(BOUND_ORDER_MEMO, None)
+        if bound != order_id:
+            raise IdempotencyKeyReusedError(key, str(bound)) from None
+        return False
+    return True
+
+
+def _retrieve_start_error(operation: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Mark the start outcome of an update-with-start as seen, whatever happens.
+
+    The SDK sets the start's error (already started, unreachable, cancelled) on the
+    operation's own future as well as raising it; nobody awaits that future here, so at
+    garbage collection asyncio logged "Future exception was never retrieved" once per
+    refused start. The future is private (temporalio 1.35.0, temporalio/client/_workflow.py
+    `WithStartWorkflowOperation._workflow_handle`, set in client/_client.py
+    `_start_update_with_start.on_start_error`); `workflow_handle()` is its public reader.
+    """
+    future: Awaitable[object] | None = getattr(operation, "_workflow_handle", None)
+    if isinstance(future, asyncio.Future):
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def order_fingerprint(order: OrderInput) -> str:
@@ -183,18 +234,20 @@ async def submit_order(
     The `accepted` update rides in the start request and completes as soon as the saga
     has validated its input, long before the saga ends. An order id that exists returns
     that saga's current status (`created=False`), after the same conflict check as
-    `start_order`. `idempotency_key` (the HTTP request's) is kept in the memo for audits;
-    with `key_attribute` (the namespace has `RtwIdempotencyKey`) it is also set as a search
-    attribute, and a key that already started another order id is refused.
+    `start_order`. `idempotency_key` (the HTTP request's) is bound to the order id first
+    (`bind_idempotency_key`: a key that already started another order id is refused) and
+    kept in the saga's memo; with `key_attribute` (the namespace has `RtwIdempotencyKey`)
+    it is also set as a search attribute.
     Raises `OrderConflictError`, `IdempotencyKeyReusedError`, `OrderStatusUnavailableError`
     (no worker answered within `timeout`) and `RPCError` (the server is unreachable).
     """
     attributes = None
-    if idempotency_key and key_attribute:
-        owner = await order_id_of_key(client, idempotency_key)
-        if owner is not None and owner != order.order_id:
-            raise IdempotencyKeyReusedError(idempotency_key, owner)
-        attributes = TypedSearchAttributes([SearchAttributePair(IDEMPOTENCY_KEY, idempotency_key)])
+    if idempotency_key:
+        await bind_idempotency_key(client, idempotency_key, order.order_id, task_queue=task_queue)
+        if key_attribute:
+            attributes = TypedSearchAttributes(
+                [SearchAttributePair(IDEMPOTENCY_KEY, idempotency_key)]
+            )
     operation: WithStartWorkflowOperation[object, OrderStatus] = WithStartWorkflowOperation(
         ORDER_SAGA_WORKFLOW,
         order,
@@ -209,6 +262,7 @@ async def submit_order(
         },
         search_attributes=attributes,
     )
+    _retrieve_start_error(operation)
     try:
         async with asyncio.timeout(timeout.total_seconds()):
             update = await client.start_update_with_start_workflow(
@@ -230,7 +284,7 @@ async def submit_order(
         return SubmittedOrder(current, created=False)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise OrderStatusUnavailableError(
-            f"order {order.order_id} was submitted, but no orchestration worker confirmed it "
-            f"within {timeout.total_seconds():g}s; retry with the same body to see its status"
+            f"Temporal or the orchestration workers did not confirm order {order.order_id} "
+            f"within {timeout.total_seconds():g}s (it may have started)"
         ) from None
     return SubmittedOrder(status, created=True)

@@ -1,0 +1,91 @@
+"""The gateway's readiness: serving HTTP, not draining, and Temporal answering.
+
+Every route needs Temporal, so a replica whose Temporal connection does not answer should
+leave the Service's endpoints until it does. One background task asks the server a cheap,
+unbilled question (`GetSystemInfo`, what the SDK itself asks on connect) every
+`CHECK_SECONDS`, whatever the probe rate; `/readyz` reads the last answer. Liveness stays
+up meanwhile: a restart would not bring Temporal back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from services.runtime.health import HealthState
+
+logger = logging.getLogger(__name__)
+
+#: How often Temporal is asked, and how long an answer may take.
+CHECK_SECONDS = 2.0
+CHECK_TIMEOUT_SECONDS = 1.5
+
+
+class GatewayReadiness:
+    """Combines what readiness depends on into the process's `HealthState`."""
+
+    def __init__(self, health: HealthState) -> None:
+        self._health = health
+        self._serving = False
+        self._draining = False
+        self._temporal_error: str | None = None
+
+    @property
+    def temporal_error(self) -> str | None:
+        """Why Temporal is taken as down, or None while it answers."""
+        return self._temporal_error
+
+    def serving(self) -> None:
+        """The HTTP server listens."""
+        self._serving = True
+        self._apply()
+
+    def draining(self) -> None:
+        """Shutting down: not ready from now on, whatever Temporal does."""
+        self._draining = True
+        self._health.mark_draining()
+
+    def temporal(self, error: str | None) -> None:
+        """The outcome of the latest check (None: Temporal answered)."""
+        if error is not None and self._temporal_error is None:
+            logger.warning("Temporal does not answer (%s): /readyz is 503 until it does", error)
+        elif error is None and self._temporal_error is not None:
+            logger.info("Temporal answers again: /readyz is 200")
+        self._temporal_error = error
+        self._apply()
+
+    def _apply(self) -> None:
+        if self._draining or not self._serving:
+            return
+        if self._temporal_error is None:
+            self._health.mark_ready()
+        else:
+            self._health.ready = False
+            self._health.reason = f"Temporal unreachable: {self._temporal_error}"
+
+
+async def check_temporal(client: Client, *, timeout: float = CHECK_TIMEOUT_SECONDS) -> str | None:
+    """None when the server answers within `timeout`, else why not (one RPC, no retries)."""
+    try:
+        await client.workflow_service.get_system_info(
+            GetSystemInfoRequest(), retry=False, timeout=timedelta(seconds=timeout)
+        )
+    except RPCError as exc:
+        return f"{exc.status.name}: {exc.message}"
+    except RuntimeError as exc:  # the bridge's own connection errors
+        return str(exc) or type(exc).__name__
+    return None
+
+
+async def watch_temporal(
+    client: Client, readiness: GatewayReadiness, *, every: float = CHECK_SECONDS
+) -> None:
+    """Check Temporal every `every` seconds until cancelled."""
+    while True:
+        readiness.temporal(await check_temporal(client))
+        await asyncio.sleep(every)
