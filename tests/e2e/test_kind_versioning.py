@@ -15,7 +15,8 @@ from temporalio.client import Client
 
 from services.contracts import APPROVE, ApprovalRequest, OrderInput, OrderState, OrderStatus
 from services.orchestration.client import order_status, start_order
-from services.runtime.deployments import drainage, targets, view
+from services.runtime.deployments import targets, view
+from services.runtime.rollout import drainage
 from services.runtime.versioning import VersioningSettings
 from tests.e2e.cluster import NAMESPACE, helm
 
