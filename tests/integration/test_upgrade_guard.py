@@ -238,3 +238,22 @@ async def test_promote_answers_at_once_for_an_unknown_build_and_says_what_it_wai
     finally:
         codes = [await running.stop()] + ([await late.stop()] if late else [])
         assert set(codes) == {0}
+
+
+async def test_the_guard_passes_on_a_server_without_worker_deployments(tmp_path: Path) -> None:
+    """The unversioned chart still runs the guard (keeping no build); on a server without
+    Worker Deployments nothing can be pinned, so it lets the release go on."""
+    server = DevServer(
+        data_dir=tmp_path / "server",
+        port=free_port(),
+        ui_port=None,
+        dynamic_config=["system.enableDeploymentVersions=false"],
+    )
+    await server.start()
+    try:
+        env = {"TEMPORAL_ADDRESS": server.address, "RTW_DATA_DIR": str(tmp_path)}
+        result = await rtw("deployment", "guard", env=env)
+        assert result.code == 0, result.stdout + result.stderr
+        assert "the server runs no Worker Deployments" in result.stdout
+    finally:
+        await server.stop()
