@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
 from typing import Annotated
 
@@ -10,39 +9,18 @@ import typer
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from services.cli._deployment_guard import build_id_arg, guard, refused
 from services.cli._support import print_json, run_client_command
 from services.contracts import TaskQueue
 from services.runtime.config import Settings
-from services.runtime.deployments import (
-    DeploymentError,
-    DeploymentView,
-    Drainage,
-    drainage,
-    promote,
-    targets,
-    versioning_problem,
-    view,
-)
+from services.runtime.deployments import DeploymentError, DeploymentView, targets, view
+from services.runtime.rollout import Drainage, UnknownBuildError, drainage, promote
 
 deployment_app = typer.Typer(
-    help="Worker Versioning: versions per queue, promote a build, check a build has drained.",
+    help="Worker Versioning: versions per queue, promote a build, check a build has drained, "
+    "refuse a release that would strand pinned workflows.",
     no_args_is_help=True,
 )
-
-_BUILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-def _build_id(value: str) -> str:
-    if not _BUILD_ID.match(value):
-        raise typer.BadParameter(
-            "a build id is 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return value
-
-
-def _refused(exc: RPCError) -> int:
-    typer.echo(f"rtw: {versioning_problem(exc) or exc.message}", err=True)
-    return 1
 
 
 def _table(views: list[DeploymentView]) -> str:
@@ -60,14 +38,45 @@ def _table(views: list[DeploymentView]) -> str:
         for v in found.versions:
             lines.append(f"  {v.build_id:<24} {v.status:<9} {v.pollers:>7} {v.open_pinned:>11}")
         lines.append("")
-    return "\n".join(lines).rstrip()
+    return "\n".join(lines + _removable(views)).rstrip()
+
+
+def _removable(views: list[DeploymentView]) -> list[str]:
+    """Which builds that no longer receive new work can go, and which still drain."""
+    routed = {b for found in views for b in (found.current, found.ramping) if b}
+    pinned: dict[str, int] = {}
+    used: set[str] = set()  # was current or ramping once (server status other than inactive)
+    for found in views:
+        for v in found.versions:
+            if v.build_id not in routed:
+                pinned[v.build_id] = pinned.get(v.build_id, 0) + v.open_pinned
+                if v.status != "inactive" or v.open_pinned:
+                    used.add(v.build_id)
+    gone = sorted(b for b, n in pinned.items() if not n and b in used)
+    draining = sorted(b for b, n in pinned.items() if n)
+    unused = sorted(b for b in pinned if b not in used)
+    lines = []
+    if gone:
+        lines.append(
+            "drained on every queue (no new work, no open pinned workflow), can be removed: "
+            + ", ".join(gone)
+        )
+    if draining:
+        lines.append(
+            "still draining: "
+            + ", ".join(f"{b} ({pinned[b]} open pinned workflow(s))" for b in draining)
+        )
+    if unused:
+        lines.append("never current or ramping here: " + ", ".join(unused))
+    return lines
 
 
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Each queue's deployment: which build is current or ramping, and per build its
-    status, pollers and open pinned workflows."""
+    status, pollers and open pinned workflows; then which builds have drained and can be
+    removed (e.g. from the chart's versioning.retainedBuilds) and which still drain."""
 
     async def body(client: Client, settings: Settings) -> int:
         try:
@@ -76,7 +85,7 @@ def status(
                 for t in targets(settings.versioning, prefix=settings.queue_prefix)
             ]
         except RPCError as exc:
-            return _refused(exc)
+            return refused(exc)
         if as_json:
             print_json(
                 [
@@ -100,21 +109,27 @@ def status(
 
 
 def promote_cmd(
-    build_id: Annotated[str, typer.Argument(help="the build to promote", callback=_build_id)],
+    build_id: Annotated[str, typer.Argument(help="the build to promote", callback=build_id_arg)],
     ramp: Annotated[
         float | None,
         typer.Option(min=0.01, max=100, help="send only this percentage of new workflows"),
     ] = None,
     wait: Annotated[
-        float, typer.Option(min=0, help="seconds to wait for the build's pollers on every queue")
-    ] = 60,
+        float | None,
+        typer.Option(
+            min=0,
+            help="seconds to wait for the build's pollers on every queue; default: 60 for a "
+            "build a deployment knows, none for one no deployment has seen",
+        ),
+    ] = None,
     queue: Annotated[
         list[TaskQueue] | None,
         typer.Option(help="only this queue's deployment (repeatable); default: every queue"),
     ] = None,
 ) -> None:
     """Make BUILD_ID current on every queue's deployment (or ramp it), once it has pollers
-    on every queue. Pinned workflows stay on their build; auto-upgrade ones move."""
+    on every queue. Pinned workflows stay on their build; auto-upgrade ones move. A wait
+    longer than 2 s says what it waits for."""
 
     async def body(client: Client, settings: Settings) -> int:
         deployments = [
@@ -123,12 +138,26 @@ def promote_cmd(
             if not queue or t.queue in queue
         ]
         try:
-            await promote(client, deployments, build_id, ramp=ramp, wait_seconds=wait)
+            await promote(
+                client,
+                deployments,
+                build_id,
+                ramp=ramp,
+                wait_seconds=wait,
+                report=lambda line: typer.echo(f"rtw: {line}", err=True),
+            )
+        except UnknownBuildError as exc:
+            typer.echo(
+                f"rtw: {exc}; nothing was promoted. Start its workers first, or pass "
+                f"--wait SECONDS to wait for them: rtw deployment promote {build_id} --wait 120",
+                err=True,
+            )
+            return 1
         except DeploymentError as exc:
             typer.echo(f"rtw: {exc}; nothing was promoted", err=True)
             return 1
         except RPCError as exc:
-            return _refused(exc)
+            return refused(exc)
         how = "current" if ramp is None or ramp >= 100 else f"ramping at {ramp:g}%"
         for target in deployments:
             typer.echo(f"{target.deployment}: {build_id} is {how}")
@@ -160,7 +189,7 @@ def _describe(found: Drainage) -> str:
 
 
 def drain_status(
-    build_id: Annotated[str, typer.Argument(help="the build to check", callback=_build_id)],
+    build_id: Annotated[str, typer.Argument(help="the build to check", callback=build_id_arg)],
 ) -> None:
     """Is BUILD_ID drained on every queue (no new work routed there, no pinned workflow
     open on it)? Lists what still runs there; exit 0 only when drained everywhere."""
@@ -172,7 +201,7 @@ def drain_status(
                 for t in targets(settings.versioning, prefix=settings.queue_prefix)
             ]
         except RPCError as exc:
-            return _refused(exc)
+            return refused(exc)
         for item in found:
             typer.echo(_describe(item))
         if not any(item.known for item in found):
@@ -188,3 +217,4 @@ def drain_status(
 deployment_app.command("status")(status)
 deployment_app.command("promote")(promote_cmd)
 deployment_app.command("drain-status")(drain_status)
+deployment_app.command("guard")(guard)

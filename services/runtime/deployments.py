@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -108,6 +107,8 @@ class VersionView:
     pollers: int = 0
     open_pinned: int = 0
     open_workflows: list[OpenWorkflow] = field(default_factory=list)
+    drained: bool = False
+    """No new work is routed here and no pinned workflow is open on it: it can go."""
 
 
 @dataclass
@@ -185,17 +186,23 @@ async def pollers_by_build(client: Client, target: Target) -> dict[str, int]:
     return {build: min(counts.get(build, 0) for counts in per_kind) for build in builds}
 
 
-def _version_query(deployment: str, build_id: str, *, pinned: bool) -> str:
+def _version_query(deployment: str, build_id: str, *, workflow_type: str | None = None) -> str:
+    """Visibility query for running workflows pinned to one version (of one type)."""
     query = (
         f"TemporalWorkerDeploymentVersion = '{deployment}:{build_id}' "
-        "AND ExecutionStatus = 'Running'"
+        "AND ExecutionStatus = 'Running' AND TemporalWorkflowVersioningBehavior = 'Pinned'"
     )
-    return query + " AND TemporalWorkflowVersioningBehavior = 'Pinned'" if pinned else query
+    return query if workflow_type is None else f"{query} AND WorkflowType = '{workflow_type}'"
 
 
-async def open_pinned(client: Client, deployment: str, build_id: str) -> int:
-    """Running workflows pinned to one version (they keep it alive until they close)."""
-    counted = await client.count_workflows(_version_query(deployment, build_id, pinned=True))
+async def open_pinned(
+    client: Client, deployment: str, build_id: str, *, workflow_type: str | None = None
+) -> int:
+    """Running workflows pinned to one version (they keep it alive until they close),
+    optionally only those of one workflow type."""
+    counted = await client.count_workflows(
+        _version_query(deployment, build_id, workflow_type=workflow_type)
+    )
     return counted.count
 
 
@@ -204,9 +211,7 @@ async def open_workflows(
 ) -> list[OpenWorkflow]:
     """Up to `limit` running workflows pinned to one version."""
     found = []
-    async for execution in client.list_workflows(
-        _version_query(deployment, build_id, pinned=True), limit=limit
-    ):
+    async for execution in client.list_workflows(_version_query(deployment, build_id), limit=limit):
         found.append(OpenWorkflow(execution.id, execution.workflow_type))
     return found
 
@@ -233,11 +238,23 @@ async def view(client: Client, target: Target, *, list_open: bool = False) -> De
             pollers=pollers.get(build, 0),
             open_pinned=await open_pinned(client, target.deployment, build),
         )
+        version.drained = build not in (result.current, result.ramping) and not version.open_pinned
         if list_open and version.open_pinned:
             version.open_workflows = await open_workflows(client, target.deployment, build)
         result.versions.append(version)
     result.versions.sort(key=lambda v: (v.status not in ("current", "ramping"), v.build_id))
     return result
+
+
+async def serves(client: Client, target: Target, build_id: str) -> bool:
+    """Does `build_id` poll the target's queue (every task kind), and has the server
+    registered it as a version of the deployment?"""
+    if not (await pollers_by_build(client, target)).get(build_id, 0):
+        return False
+    info = await describe(client, target.deployment)
+    return info is not None and any(
+        s.deployment_version.build_id == build_id for s in info.version_summaries
+    )
 
 
 async def wait_for_pollers(
@@ -247,12 +264,7 @@ async def wait_for_pollers(
     registered the version; raise DeploymentError after `timeout` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        pollers = (await pollers_by_build(client, target)).get(build_id, 0)
-        info = await describe(client, target.deployment) if pollers else None
-        known = info is not None and any(
-            s.deployment_version.build_id == build_id for s in info.version_summaries
-        )
-        if known:
+        if await serves(client, target, build_id):
             return
         if asyncio.get_running_loop().time() > deadline:
             raise DeploymentError(
@@ -293,71 +305,6 @@ async def set_ramping(
                 ),
                 timeout=_RPC_TIMEOUT,
             )
-
-
-async def promote(
-    client: Client,
-    deployments: Sequence[Target],
-    build_id: str,
-    *,
-    ramp: float | None = None,
-    wait_seconds: float = 0.0,
-    identity: str = "rtw deployment promote",
-) -> None:
-    """Make `build_id` current (or ramping at `ramp` percent) on every deployment.
-
-    Waits up to `wait_seconds` for the build's pollers on each queue first; activity
-    services are promoted before orchestration.
-    """
-    for target in deployments:
-        await wait_for_pollers(client, target, build_id, timeout=wait_seconds)
-    for target in deployments:
-        if ramp is None or ramp >= 100:
-            await set_current(client, target, build_id, identity=identity)
-        else:
-            await set_ramping(client, target, build_id, ramp, identity=identity)
-        logger.info(
-            "%s: %s is %s",
-            target.deployment,
-            build_id,
-            "current" if ramp is None or ramp >= 100 else f"ramping at {ramp:g}%",
-        )
-
-
-@dataclass(frozen=True)
-class Drainage:
-    """Whether a build can be retired on one deployment, and what still runs there."""
-
-    deployment: str
-    build_id: str
-    known: bool
-    routed: bool
-    open_pinned: int
-    workflows: list[OpenWorkflow]
-    server_status: str
-
-    @property
-    def drained(self) -> bool:
-        """No new work goes there and no pinned workflow is open on it."""
-        return not self.routed and self.open_pinned == 0
-
-
-async def drainage(client: Client, target: Target, build_id: str) -> Drainage:
-    """Is `build_id` drained on one queue's deployment?"""
-    current = await view(client, target)
-    version = current.version(build_id)
-    routed = build_id in (current.current, current.ramping)
-    count = await open_pinned(client, target.deployment, build_id)
-    listed = await open_workflows(client, target.deployment, build_id) if count else []
-    return Drainage(
-        deployment=target.deployment,
-        build_id=build_id,
-        known=version is not None,
-        routed=routed,
-        open_pinned=count,
-        workflows=listed,
-        server_status=version.status if version else "unknown",
-    )
 
 
 async def claim_on_start(

@@ -104,3 +104,22 @@ def env_of(objs: list[Manifest], queue: str) -> dict[str, str]:
     """The non-secret env of a worker (its ConfigMap's data)."""
     data: dict[str, str] = by_kind(objs, "ConfigMap")[queue]["data"]
     return data
+
+
+def retain_yaml(objs: list[Manifest]) -> str:
+    """retain.yaml of the release's `-builds` ConfigMap: the values that keep its builds."""
+    (record,) = [
+        o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-builds")
+    ]
+    text: str = record["data"]["retain.yaml"]
+    return text
+
+
+def documents(text: str) -> dict[tuple[str, str], str]:
+    """Each rendered object's exact text, keyed by (kind, name): for byte-for-byte comparisons."""
+    found = {}
+    for chunk in text.split("\n---\n"):
+        doc = yaml.safe_load(chunk)
+        if doc:
+            found[(doc["kind"], doc["metadata"]["name"])] = chunk.strip()
+    return found

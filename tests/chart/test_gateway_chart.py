@@ -114,19 +114,23 @@ def test_network_policy_opens_the_api_port_and_egress_to_temporal_and_otlp(
 ) -> None:
     spec = gateway_objects(objs)["NetworkPolicy"]["spec"]
     assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
-    (ingress,) = spec["ingress"]
-    assert ingress["ports"] == [{"port": 8000, "protocol": "TCP"}]
-    assert ingress["from"][0]["namespaceSelector"]["matchLabels"] == {
+    api, probes = spec["ingress"]
+    assert api["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    ingress_nginx, test_pod = api["from"]
+    assert ingress_nginx["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "ingress-nginx"
     }
+    # the helm test pod that orders through the API gets in as well
+    assert test_pod["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway-test"
+    assert sorted(p["port"] for p in probes["ports"]) == [8080, 9464]
     egress_ports = sorted(p["port"] for rule in spec["egress"] for p in rule["ports"])
-    assert egress_ports == [53, 53, 4317, 7233]
+    assert egress_ports == [53, 53, 4317, 7233]  # no database: the gateway keeps no state
 
 
 def test_helm_test_drives_one_order_through_the_gateway(objs: list[Manifest]) -> None:
-    job = by_kind(objs, "Job")["gateway-test"]
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    (container,) = job["spec"]["template"]["spec"]["containers"]
+    test = by_kind(objs, "Pod")["gateway-test"]
+    assert test["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    (container,) = test["spec"]["containers"]
     command = container["command"]
     assert command[:3] == ["python", "-m", "services.gateway.smoke"]
     assert command[command.index("--url") + 1] == f"http://{NAME}:80"

@@ -65,10 +65,22 @@ def test_every_worker_rolls_out_under_pss_restricted(apps: Any, core: Any) -> No
             assert ctx.allow_privilege_escalation is False, worker
 
 
-def test_helm_test_pings_every_queue() -> None:
+def test_helm_test_pings_every_queue_and_prints_the_test_pods_log(core: Any) -> None:
+    """`helm test --logs` reads the log of the Pod named after the hook (every Helm the chart
+    supports, see tests/chart/test_helm_test_hooks.py): `rtw ping`'s JSON, one answer per queue."""
     result = helm("test", RELEASE, "--logs", "--timeout", "5m")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert '"answers"' in result.stdout
+    test_pod = f"{RELEASE}-test"  # rtw.fullname is the release name when it holds "rtw"
+    logs = result.stdout.split(f"POD LOGS: {test_pod}", 1)
+    assert len(logs) == 2, result.stdout
+    # `rtw ping` prints one JSON document (sorted keys) among its log lines
+    start = logs[1].index('{\n  "answers"')
+    report, _ = json.JSONDecoder().raw_decode(logs[1][start:])
+    assert set(report["pollers"]) == set(WORKERS)
+    assert all(count >= 1 for count in report["pollers"].values())
+    assert len(report["answers"]) == len(WORKERS)
+    # The Pod stays until the next run (before-hook-creation), for `kubectl logs`.
+    assert core.read_namespaced_pod(test_pod, NAMESPACE).status.phase == "Succeeded"
 
 
 def test_scaling_payments_to_three_changes_only_payments(apps: Any) -> None:

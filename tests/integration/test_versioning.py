@@ -42,56 +42,13 @@ from services.orchestration.worker import WORKFLOWS
 from services.runtime.devserver import DevServer, free_port, temporal_cli
 from services.runtime.local_stack import LocalStack, WorkerProcess
 from tests.integration.breaking_saga import BreakingOrderSaga
+from tests.integration.builds import Build, builds_of_workflow_tasks
 from tests.integration.helpers import LARGE_ITEMS, eventually, order_json, rtw
 
 pytestmark = pytest.mark.integration
 
 #: Waits on deployment routing and drainage get a minute (sagas elsewhere get 30 s).
 ROUTING_TIMEOUT = 60
-
-
-class Build:
-    """One build of the three services: three `rtw worker` processes with one build id."""
-
-    def __init__(self, build_id: str, env: dict[str, str], logs: Path, *, breaking: bool):
-        self.build_id = build_id
-        self.workers = {
-            queue: WorkerProcess(
-                queue=queue,
-                health_port=free_port(),
-                env={**env, "RTW_BUILD_ID": build_id},
-                log_file=logs / f"{build_id}-{queue.value}.log",
-                module="tests.integration.breaking_saga"
-                if breaking and queue is TaskQueue.ORCHESTRATION
-                else "services",
-            )
-            for queue in TaskQueue
-        }
-
-    def identity(self, queue: TaskQueue) -> str:
-        """The worker identity (pid@host) the history records for this build's `queue`."""
-        process = self.workers[queue].process
-        assert process is not None
-        return f"{process.pid}@"
-
-    async def start(self) -> None:
-        for worker in self.workers.values():
-            await worker.start()
-        await asyncio.gather(*(w.wait_ready() for w in self.workers.values()))
-
-    async def stop(self) -> dict[TaskQueue, int]:
-        codes = await asyncio.gather(*(w.stop() for w in self.workers.values()))
-        return dict(zip(self.workers, codes, strict=True))
-
-
-async def builds_of_workflow_tasks(handle: WorkflowHandle[Any, Any]) -> list[str]:
-    """The build id recorded on every completed workflow task of a run."""
-    history = await handle.fetch_history()
-    return [
-        event.workflow_task_completed_event_attributes.deployment_version.build_id
-        for event in history.events
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-    ]
 
 
 async def activity_identities(handle: WorkflowHandle[Any, Any], activity: str) -> list[str]:

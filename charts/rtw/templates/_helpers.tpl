@@ -281,11 +281,19 @@ RTW_METRICS_PORT: {{ $v.metrics.port | int | toString | quote }}
 {{- end }}
 {{- end -}}
 
-{{/* Environment of one worker (common + per worker), as YAML name: value. (dict "root" $ "queue" q "worker" $w) */}}
+{{/*
+Environment of one worker of one build (common + per worker + the build's id and version), as
+YAML name: value: the data of that build's ConfigMap. (dict "root" $ "queue" q "worker" $w "build" $b)
+*/}}
 {{- define "rtw.workerEnv" -}}
 {{- $w := .worker -}}
 {{- $env := fromYaml (include "rtw.commonEnv" .root) -}}
 {{- $_ := set $env "OTEL_SERVICE_NAME" (printf "rtw-%s" .queue) -}}
+{{- if .build.buildId -}}
+{{- $_ := set $env "RTW_BUILD_ID" .build.buildId -}}
+{{- end -}}
+{{- /* Each build reports its own service.version. */ -}}
+{{- $_ := set $env "OTEL_RESOURCE_ATTRIBUTES" (regexReplaceAll "service\\.version=[^,]*" $env.OTEL_RESOURCE_ATTRIBUTES (printf "service.version=%s" .build.version)) -}}
 {{- $_ := set $env "RTW_GRACEFUL_SHUTDOWN_SECONDS" ($w.gracefulShutdownSeconds | int | toString) -}}
 {{- range $key, $name := dict "maxConcurrentActivities" "RTW_MAX_CONCURRENT_ACTIVITIES" "maxConcurrentWorkflowTasks" "RTW_MAX_CONCURRENT_WORKFLOW_TASKS" "maxConcurrentActivityPolls" "RTW_MAX_CONCURRENT_ACTIVITY_POLLS" "maxConcurrentWorkflowTaskPolls" "RTW_MAX_CONCURRENT_WORKFLOW_TASK_POLLS" -}}
 {{- $val := get $w $key -}}
@@ -437,37 +445,50 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{/*
 Worker Versioning (rainbow mode). The builds whose worker Deployments this release renders, as a
 YAML list under `builds`: the current build first, then versioning.retainedBuilds. Each has
-buildId, slug (its part of object names and of the `rtw/build` label), image, version (its
-image tag, for OTel's service.version) and current. Without
-versioning.enabled: one entry with an empty buildId, rendered exactly as before (unversioned).
-Fails on a missing or duplicate build id.
+buildId, slug (its part of object names and of the `rtw/build` label), repository, image,
+version (its image tag, for OTel's service.version and the pods' app.kubernetes.io/version),
+current, and for a retained build the `workers` settings recorded when it was current (see
+rtw.buildWorker). Without versioning.enabled: one entry with an empty buildId and slug
+(unversioned workers, one Deployment per queue). Fails on a missing or duplicate build id and
+on a retained build without recorded settings.
 */}}
 {{- define "rtw.builds" -}}
 {{- $v := .Values.versioning -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
 {{- if not $v.enabled -}}
 builds:
   - buildId: ""
     slug: ""
+    repository: {{ .Values.image.repository | quote }}
     image: {{ include "rtw.image" . | quote }}
+    version: {{ $tag | quote }}
     current: true
 {{- else -}}
 {{- $current := include "rtw.currentBuildId" . -}}
-{{- $all := list (dict "buildId" $current "image" (include "rtw.image" .) "version" (default .Chart.AppVersion .Values.image.tag) "current" true "where" "versioning.buildId") -}}
+{{- $all := list (dict "buildId" $current "repository" .Values.image.repository "image" (include "rtw.image" .) "version" $tag "current" true "where" "versioning.buildId" "workers" dict) -}}
 {{- range $i, $r := $v.retainedBuilds -}}
+{{- $where := printf "versioning.retainedBuilds[%d]" $i -}}
 {{- if not $r.buildId -}}
-{{- fail (printf "versioning.retainedBuilds[%d]: buildId is empty; give the build id that build's workers ran with (its image tag by default)." $i) -}}
+{{- fail (printf "%s: buildId is empty; give the build id that build's workers ran with (its image tag by default)." $where) -}}
 {{- end -}}
-{{- $image := printf "%s:%s" $.Values.image.repository (default $r.buildId $r.tag) -}}
+{{- if not $r.workers -}}
+{{- fail (printf "%s (build %s) records no worker settings (`workers`), so its pods would be rebuilt from this release's values and restart with settings its image may not know. Use the entry the chart recorded while it was current: the key retain.yaml of ConfigMap %s (kubectl -n %s get configmap %s -o jsonpath='{.data.retain\\.yaml}'), or of that revision's manifest (helm get manifest %s -n %s --revision N)." $where $r.buildId (include "rtw.componentname" (dict "root" $ "component" "builds")) $.Release.Namespace (include "rtw.componentname" (dict "root" $ "component" "builds")) $.Release.Name $.Release.Namespace) -}}
+{{- end -}}
+{{- $repository := default $.Values.image.repository $r.repository -}}
+{{- $image := printf "%s:%s" $repository (default $r.buildId $r.tag) -}}
 {{- if $r.digest -}}
-{{- $image = printf "%s@%s" $.Values.image.repository $r.digest -}}
+{{- $image = printf "%s@%s" $repository $r.digest -}}
 {{- end -}}
-{{- $all = append $all (dict "buildId" $r.buildId "image" $image "version" (default $r.buildId $r.tag) "current" false "where" (printf "versioning.retainedBuilds[%d]" $i)) -}}
+{{- $all = append $all (dict "buildId" $r.buildId "repository" $repository "image" $image "version" (default $r.buildId $r.tag) "current" false "where" $where "workers" $r.workers "tag" ($r.tag | default "") "digest" ($r.digest | default "")) -}}
 {{- end -}}
 {{- $seen := dict -}}
 builds:
 {{- range $all }}
 {{- $slug := regexReplaceAll "[^a-z0-9-]+" (lower .buildId) "-" | trunc 20 | trimAll "-" -}}
 {{- if hasKey $seen .buildId -}}
+{{- if eq (get $seen .buildId) "versioning.buildId" -}}
+{{- fail (printf "%s: build id %q is listed twice (also in versioning.buildId, the build this release makes current); each build appears once: the current one in versioning.buildId, older ones once each in versioning.retainedBuilds. A release's retain.yaml lists its current build: pass it only to an upgrade to another build." .where .buildId) -}}
+{{- end -}}
 {{- fail (printf "%s: build id %q is listed twice (also in %s); each build appears once: the current one in versioning.buildId, older ones once each in versioning.retainedBuilds." .where .buildId (get $seen .buildId)) -}}
 {{- end -}}
 {{- if hasKey $seen (printf "slug:%s" $slug) -}}
@@ -477,11 +498,101 @@ builds:
 {{- $_ := set $seen (printf "slug:%s" $slug) .where }}
   - buildId: {{ .buildId | quote }}
     slug: {{ $slug | quote }}
+    repository: {{ .repository | quote }}
     image: {{ .image | quote }}
     version: {{ .version | quote }}
     current: {{ .current }}
+    {{- if not .current }}
+    tag: {{ .tag | quote }}
+    digest: {{ .digest | quote }}
+    workers:
+      {{- toYaml .workers | nindent 6 }}
+    {{- end }}
 {{- end }}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Effective settings of one queue's worker in one build, as YAML (empty when that build runs no
+worker for the queue). The current build: workerDefaults merged with workers.<queue>
+(rtw.worker). A retained build: the settings recorded under its retainedBuilds entry, key by
+key (a recorded key wins whole: env, resources, probes, ... never mix with this release's);
+only keys the record lacks (added by a later chart version) come from this release.
+Call with (dict "root" $ "build" $b "queue" q).
+*/}}
+{{- define "rtw.buildWorker" -}}
+{{- if .build.current -}}
+{{- include "rtw.worker" (dict "root" .root "queue" .queue) -}}
+{{- else -}}
+{{- $recorded := get (.build.workers | default dict) .queue -}}
+{{- if $recorded -}}
+{{- $w := fromYaml (include "rtw.worker" (dict "root" .root "queue" .queue)) -}}
+{{- range $k, $val := $recorded -}}
+{{- $_ := set $w $k $val -}}
+{{- end -}}
+{{- toYaml $w -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Labels of a worker pod template: the selector labels, the build (rainbow mode) and its own
+version, never the chart's version, so a chart or app upgrade leaves a retained build's pods
+alone. Call with (dict "root" $ "queue" q "build" $b).
+*/}}
+{{- define "rtw.workerPodLabels" -}}
+{{ include "rtw.selectorLabels" (dict "root" .root "component" .queue) }}
+app.kubernetes.io/version: {{ .build.version | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: rtw
+{{- if .build.slug }}
+rtw/build: {{ .build.slug | quote }}
+{{- end }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The values entries that keep every build this release runs, each with the settings its pods
+were deployed with: what the next upgrade passes as versioning.retainedBuilds (retain.yaml of
+the `<fullname>-builds` ConfigMap). Returns YAML under `retainedBuilds`.
+*/}}
+{{- define "rtw.retainEntries" -}}
+{{- $entries := list -}}
+{{- range (fromYaml (include "rtw.builds" .)).builds -}}
+{{- if .current -}}
+{{- $workers := dict -}}
+{{- range $queue, $_ := $.Values.workers -}}
+{{- $_ := set $workers $queue (fromYaml (include "rtw.worker" (dict "root" $ "queue" $queue))) -}}
+{{- end -}}
+{{- $entry := dict "buildId" .buildId "repository" .repository "workers" $workers -}}
+{{- if $.Values.image.digest -}}
+{{- $_ := set $entry "digest" $.Values.image.digest -}}
+{{- else -}}
+{{- $_ := set $entry "tag" .version -}}
+{{- end -}}
+{{- $entries = append $entries $entry -}}
+{{- end -}}
+{{- end -}}
+{{- range $.Values.versioning.retainedBuilds -}}
+{{- $entries = append $entries . -}}
+{{- end -}}
+{{- toYaml (dict "retainedBuilds" $entries) -}}
+{{- end -}}
+
+{{/* The queues any build of this release runs a worker for (retained builds included), as a YAML list under `queues`. */}}
+{{- define "rtw.runQueues" -}}
+{{- $queues := list -}}
+{{- range $b := (fromYaml (include "rtw.builds" .)).builds -}}
+{{- range $queue, $_ := $.Values.workers -}}
+{{- $w := fromYaml (include "rtw.buildWorker" (dict "root" $ "build" $b "queue" $queue)) -}}
+{{- if and $w $w.enabled (not (has $queue $queues)) -}}
+{{- $queues = append $queues $queue -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "queues" (sortAlpha $queues)) -}}
 {{- end -}}
 
 {{/* The build this release makes current: versioning.buildId, else the image tag (or appVersion). */}}
@@ -496,14 +607,16 @@ builds:
 {{- end -}}
 {{- end -}}
 
-{{/* Name of one build's worker Deployment: <component name>, or <component name>-<slug> when versioned. (dict "root" $ "queue" q "slug" s) */}}
+{{/*
+Name of one build's worker Deployment (and ConfigMap): <component name>, or
+<fullname>-<queue>-<slug> when versioned; a long prefix is cut, never the queue or the build.
+(dict "root" $ "queue" q "slug" s)
+*/}}
 {{- define "rtw.workerDeploymentName" -}}
-{{- $base := include "rtw.componentname" (dict "root" .root "component" .queue) -}}
 {{- if .slug -}}
-{{- $suffix := printf "-%s" .slug -}}
-{{- printf "%s%s" ($base | trunc (int (sub 63 (len $suffix))) | trimSuffix "-") $suffix -}}
+{{- include "rtw.componentname" (dict "root" .root "component" (printf "%s-%s" .queue .slug)) -}}
 {{- else -}}
-{{- $base -}}
+{{- include "rtw.componentname" (dict "root" .root "component" .queue) -}}
 {{- end -}}
 {{- end -}}
 
