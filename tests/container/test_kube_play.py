@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,8 +61,9 @@ from tests.container.relay import TcpRelay
 pytestmark = [
     pytest.mark.container,
     pytest.mark.skipif(
-        shutil.which("podman") is None,
-        reason="podman not installed: run deploy/tools/build-image.sh",
+        shutil.which("podman") is None or os.geteuid() != 0,
+        reason="needs podman as root (the pods' bridge must be reachable from the host):"
+        " run as root after deploy/tools/build-image.sh",
     ),
 ]
 
@@ -245,7 +247,8 @@ async def test_rendered_release_runs_an_order_and_passes_helm_test(
 
         # The full-saga test pod printed its order's workflow id: completed on Temporal,
         # its payloads encrypted with the mounted keys, money moved in the shared PostgreSQL.
-        workflow_ids = [w for w in test_logs.split() if w.startswith("order-helm-test-")]
+        # `rtw order start` prints the saga's workflow id, order-<order id>, on a line of its own.
+        workflow_ids = re.findall(r"^(order-[\w.-]+)$", test_logs, flags=re.MULTILINE)
         assert workflow_ids, f"no order started by the helm test pods:\n{test_logs}"
         client = await Client.connect(dev_server.address)  # no codec: sees what the server stores
         handle = client.get_workflow_handle(workflow_ids[0])
