@@ -90,12 +90,13 @@ def as_pod(obj: Manifest) -> Manifest:
     obj = copy.deepcopy(obj)
     if obj["kind"] == "Job":
         template = obj["spec"]["template"]
-        obj = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {**template.get("metadata", {}), "name": obj["metadata"]["name"]},
-            "spec": template["spec"],
-        }
+        meta = dict(template.get("metadata", {}))
+        meta["name"] = obj["metadata"]["name"]
+        # The Job's hook annotations (event, weight) stay with its pod.
+        annotations = {**(obj["metadata"].get("annotations") or {}), **meta.get("annotations", {})}
+        if annotations:
+            meta["annotations"] = annotations
+        obj = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]}
     meta = obj["metadata"]
     if "name" not in meta and "generateName" in meta:
         meta["name"] = meta["generateName"] + secrets.token_hex(3)
