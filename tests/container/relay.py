@@ -42,8 +42,10 @@ class _Server(socketserver.ThreadingTCPServer):
 class TcpRelay:
     """Listen on `host` (a free port) and forward each connection to 127.0.0.1:`target_port`.
 
-    The Temporal dev server must listen on loopback (its internal services are dialled at
-    127.0.0.1, temporalio/cli internal/devserver/server.go), and the throwaway PostgreSQL
+    The Temporal dev server must listen on loopback: `--ip` also binds its internal services,
+    which it then dials at 127.0.0.1 (temporalio/cli v1.8.2 internal/devserver/server.go,
+    `temporal.WithStaticHosts` with `localhost = "127.0.0.1"`), so `--ip <bridge address>`
+    leaves the server unable to reach its own matching service. The throwaway PostgreSQL
     trusts loopback only; the relay lets pods on a podman bridge reach both through the
     bridge's gateway address, without exposing either on any other interface.
     """
