@@ -14,7 +14,9 @@ budgets, Ingress, KEDA and Prometheus objects) is named in NOT_RUN and checked b
 
 Temporal (the session's dev server) and PostgreSQL (a throwaway cluster) run on this machine on
 loopback; the pods reach them through relays on the bridge gateway of a podman network made for
-the test. Measured: about 45 s on a 2-core machine with the image already built.
+the test. Measured: 16-66 s on a 2-core machine shared with other jobs, the image already built;
+most of the spread is a worker that now and then takes its whole 30 s drain to exit on SIGTERM
+(still exit 0, within the pod's grace period).
 """
 
 from __future__ import annotations
