@@ -1,14 +1,21 @@
 # syntax=docker/dockerfile:1
 # One image for every rtw worker; the command picks the queue:
 #   docker run rtw worker payments --health-port 8080
-# Two bases, both Debian 12 with its Python 3.11, referenced by digest (refresh a digest with
-# `docker buildx imagetools inspect <image>:<tag>`):
+# Two bases, both Debian 12 with its Python 3.11, pinned by digest in the two stages below
+# (refresh a digest with `docker buildx imagetools inspect <image>:<tag>`; Dependabot does it
+# weekly, .github/dependabot.yml):
 #   BUILD_IMAGE    debian:bookworm-slim; the build stage adds python3-venv and binutils if missing;
 #   RUNTIME_IMAGE  distroless python3-debian12: Python and the libraries it needs, no shell, no apt.
-# CI here builds both from Debian packages instead (deploy/tools/build-image.sh passes
-# localhost/rtw-base:bookworm and localhost/rtw-runtime:bookworm).
-ARG BUILD_IMAGE=docker.io/library/debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
-ARG RUNTIME_IMAGE=gcr.io/distroless/python3-debian12:nonroot@sha256:17b27c84c985a53d0cd2adef4f196ca327fa9b6755369be605cf45533b4e700b
+# Each base is a stage of its own because Dependabot updates the digests of FROM lines only, not
+# ARG values (dependabot/dependabot-core#2057). The ARG defaults name those stages, which BuildKit
+# resolves (moby/buildkit v0.32.2, frontend/dockerfile/dockerfile2llb/convert.go: the expanded
+# base name is looked up among the stages). Buildah (podman build) takes an ARG value as an image
+# name only, so deploy/tools/build-image.sh always passes images: the ones named on the two FROM
+# lines, or bases it builds from Debian packages (localhost/rtw-base and rtw-runtime:bookworm).
+ARG BUILD_IMAGE=debian-bookworm-slim
+ARG RUNTIME_IMAGE=distroless-python3
+FROM docker.io/library/debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251 AS debian-bookworm-slim
+FROM gcr.io/distroless/python3-debian12:nonroot@sha256:17b27c84c985a53d0cd2adef4f196ca327fa9b6755369be605cf45533b4e700b AS distroless-python3
 
 # Build stage: a venv holding exactly the locked runtime dependencies and rtw, byte-compiled,
 # native libraries stripped. pip runs from its own venv (/opt/pip) and installs into /opt/rtw,

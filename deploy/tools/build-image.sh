@@ -138,7 +138,7 @@ runtime_rootfs() {
 base_tar="${TOOLS_DIR}/rootfs-${SUITE}-${RECIPE}.tar"
 runtime_tar="${TOOLS_DIR}/runtime-${SUITE}-${RECIPE}.tar"
 if [[ "${FROM_REGISTRY}" == 1 ]]; then
-  log "bases from the registry (the Dockerfile's digest-pinned defaults)"
+  log "bases from the registry (the Dockerfile's digest-pinned base stages)"
 else
   for image in "${BASE_IMAGE}" "${RUNTIME_BASE_IMAGE}"; do
     recipe="$(recipe_of "${image}")"
@@ -195,8 +195,18 @@ else
 fi
 
 # 4. The rtw image.
-build_args=()
-if [[ "${FROM_REGISTRY}" != 1 ]]; then
+# Buildah does not resolve an ARG that names a stage (the Dockerfile's defaults do that for
+# BuildKit), so the bases are always passed as images: on the registry path, the images of the
+# Dockerfile's two digest-pinned base stages.
+stage_image() { awk -v stage="$1" '$1 == "FROM" && $3 == "AS" && $4 == stage { print $2 }' \
+  "${REPO_ROOT}/Dockerfile"; }
+if [[ "${FROM_REGISTRY}" == 1 ]]; then
+  registry_base="$(stage_image debian-bookworm-slim)"
+  registry_runtime="$(stage_image distroless-python3)"
+  [[ -n "${registry_base}" && -n "${registry_runtime}" ]] \
+    || { log "error: the Dockerfile's base stages are missing"; exit 1; }
+  build_args=(--build-arg "BUILD_IMAGE=${registry_base}" --build-arg "RUNTIME_IMAGE=${registry_runtime}")
+else
   build_args=(--build-arg "BUILD_IMAGE=${BASE_IMAGE}" --build-arg "RUNTIME_IMAGE=${RUNTIME_BASE_IMAGE}")
 fi
 # The host's pip config (/etc/pip.conf, /etc/xdg/pip) is not visible inside the build and is not
@@ -213,7 +223,7 @@ podman build --format docker --network=host "${volumes[@]}" "${build_args[@]}" \
 timing "podman build"
 if [[ "${FROM_REGISTRY}" == 1 ]]; then
   # Name the pulled runtime base like a local one, so the image's size can be told apart.
-  podman tag "$(sed -n 's/^ARG RUNTIME_IMAGE=//p' "${REPO_ROOT}/Dockerfile")" "${RUNTIME_BASE_IMAGE}"
+  podman tag "${registry_runtime}" "${RUNTIME_BASE_IMAGE}"
 fi
 # Drop the image this build replaced (now untagged) so rebuilds do not pile up; the layer cache
 # of the current build is kept.

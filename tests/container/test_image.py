@@ -1,7 +1,7 @@
 """The real container image, run with podman: non-root, read-only root, ready, drains on SIGTERM.
 
-A module fixture runs deploy/tools/build-image.sh first (idempotent; a few seconds when
-nothing changed), so the image always holds the code of this tree. Workers run with the
+The session fixture `image` (conftest.py) runs deploy/tools/build-image.sh first (idempotent; a
+few seconds when nothing changed), so the image holds the code of this tree. Workers run with the
 restrictions the Helm chart sets (read-only root filesystem, uid 10001, no capabilities,
 no-new-privileges, writable /tmp and /var/lib/rtw only) against the real dev server.
 """
@@ -27,6 +27,7 @@ import pytest
 
 from services.contracts import TaskQueue
 from services.runtime.devserver import DevServer, free_port
+from tests.container.podman import IMAGE, ROOT, podman
 
 pytestmark = [
     pytest.mark.container,
@@ -36,9 +37,6 @@ pytestmark = [
     ),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = ROOT / "deploy" / "tools" / "build-image.sh"
-IMAGE = os.environ.get("RTW_IMAGE", "localhost/rtw:0.1.0")
 UID = 10001
 #: The runtime stage's base: Python and the libraries it needs, no shell (distroless-like).
 BASE_IMAGE = os.environ.get("RTW_RUNTIME_BASE_IMAGE", "localhost/rtw-runtime:bookworm")
@@ -60,28 +58,6 @@ RESTRICTED = (
     "--security-opt",
     "no-new-privileges",
 )
-
-
-def podman_env() -> dict[str, str]:
-    """The environment for podman: the private containers.conf written by the build script."""
-    env = dict(os.environ)
-    env.setdefault("CONTAINERS_CONF", str(ROOT / ".tools" / "container" / "containers.conf"))
-    return env
-
-
-def podman(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run `podman ARGS`; on failure the assertion shows its output."""
-    proc = subprocess.run(
-        ["podman", *args],
-        capture_output=True,
-        text=True,
-        env=podman_env(),
-        timeout=timeout,
-        check=False,
-    )
-    if check:
-        assert proc.returncode == 0, f"podman {' '.join(args)}: {proc.returncode}\n{proc.stderr}"
-    return proc
 
 
 @dataclass
@@ -146,22 +122,6 @@ def start_worker(
         queue.value,
     )
     return worker
-
-
-@pytest.fixture(scope="module")
-def image() -> str:
-    """The image, built (or confirmed up to date) by the same script CI and `make image` use."""
-    proc = subprocess.run(
-        ["bash", str(BUILD_SCRIPT)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),  # without CONTAINERS_CONF the script writes the private one
-        timeout=900,
-        check=False,
-    )
-    assert proc.returncode == 0, f"build-image.sh failed:\n{proc.stdout[-4000:]}{proc.stderr}"
-    assert podman("image", "exists", IMAGE, check=False).returncode == 0
-    return IMAGE
 
 
 @pytest.fixture
