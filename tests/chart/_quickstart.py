@@ -14,6 +14,7 @@ from typing import Any
 from ._helm import CHART, REPO, Manifest, load, run_helm
 
 _BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 #: Flags of `helm install/upgrade` that take a value the render ignores.
 _IGNORED_WITH_VALUE = {"--timeout", "--version", "--description"}
@@ -36,12 +37,27 @@ def section(markdown: str, heading: str) -> str:
     return markdown[start : end if end >= 0 else len(markdown)]
 
 
-def commands(block: str) -> Iterator[list[str]]:
-    """Each command of a block as shell words (continuations joined, comments dropped)."""
-    for line in block.replace("\\\n", " ").splitlines():
+_HEREDOC = re.compile(r"<<-?\s*'?([A-Za-z_]+)'?")
+
+
+def commands(block: str) -> Iterator[tuple[list[str], str | None]]:
+    """Each command of a block as shell words (continuations joined, comments dropped), with
+    the text of its here-document (`cat > FILE <<'EOF'` … `EOF`), if it has one."""
+    lines = iter(block.replace("\\\n", " ").splitlines())
+    for line in lines:
+        heredoc = _HEREDOC.search(line)
+        body = None
+        if heredoc is not None:
+            collected = []
+            for text in lines:
+                if text.strip() == heredoc.group(1):
+                    break
+                collected.append(text)
+            body = "\n".join(collected) + "\n"
+            line = line[: heredoc.start()]
         words = shlex.split(line, comments=True)
         if words:
-            yield words
+            yield words, body
 
 
 @dataclass
@@ -67,20 +83,22 @@ class Steps:
     rendered: list[str] = field(default_factory=list)  # the helm commands rendered, as run
 
     def run(self, block: str) -> None:
-        for words in commands(block):
+        for words, body in commands(block):
             words = [self._expand(w, words) for w in words]
             redirect = words.index(">") if ">" in words else None
             target = words[redirect + 1] if redirect is not None else None
             words = words[:redirect] if redirect is not None else words
             if words[0] == "export":
                 self.env |= dict(w.split("=", 1) for w in words[1:])
+            elif all(_ASSIGNMENT.match(w) for w in words):  # `IMAGE=… TAG=…`
+                self.env |= dict(w.split("=", 1) for w in words)
             elif words[0] == "kubectl":
                 self._kubectl(words[1:], target)
             elif words[0] == "helm":
                 self._helm(words[1:])
-            elif target is not None:  # e.g. `openssl rand -hex 32 > tokens.txt`
+            elif target is not None:  # `openssl rand -hex 32 > tokens.txt`, `cat > f <<'EOF'`
                 self.files[target] = self.workdir / target
-                self.files[target].write_text("generated\n")
+                self.files[target].write_text(body if body is not None else "generated\n")
 
     def _expand(self, word: str, words: list[str]) -> str:
         def value(match: re.Match[str]) -> str:
