@@ -66,6 +66,12 @@ class TempPostgres:
             shutil.chown(self.dir, "postgres", "postgres")
         self._run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--no-sync")  # fmt: skip
+        self.resume()
+        logger.info("PostgreSQL on 127.0.0.1:%s (%s)", self.port, self.dir)
+        return self
+
+    def resume(self) -> None:
+        """Start the server on its existing cluster and wait until it accepts connections."""
         options = " ".join(
             [
                 f"-p {self.port}",
@@ -75,10 +81,13 @@ class TempPostgres:
                 *(() if self._durable else (f"-c {s}" for s in FAST_SETTINGS)),
             ]
         )
-        self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.dir / "server.log"),
-                  "-w", "-t", "60", "start")  # fmt: skip
-        logger.info("PostgreSQL on 127.0.0.1:%s (%s)", self.port, self.dir)
-        return self
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-o", options,
+                  "-l", str(self.dir / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+
+    def halt(self) -> None:
+        """Stop the server, keeping the cluster (what a restart or a failover looks like to
+        clients: every connection dropped, new ones refused until `resume`)."""
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
 
     def url(self, dbname: str = "postgres") -> str:
         """Connection URL of one database (user `postgres`, trust auth on loopback)."""

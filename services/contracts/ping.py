@@ -29,6 +29,7 @@ class Pong(BaseModel):
 
     queue: str
     worker: str
+    store: str = Field(default="", description="the store the worker uses (location#id)")
 
 
 class PingResult(BaseModel):

@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
-from temporalio.service import RPCError
 
+from services.runtime.dependencies import CHECK_SECONDS, check_temporal
 from services.runtime.health import HealthState
 
 logger = logging.getLogger(__name__)
-
-#: How often Temporal is asked, and how long an answer may take.
-CHECK_SECONDS = 2.0
-CHECK_TIMEOUT_SECONDS = 1.5
 
 
 class GatewayReadiness:
@@ -67,19 +61,6 @@ class GatewayReadiness:
         else:
             self._health.ready = False
             self._health.reason = f"Temporal unreachable: {self._temporal_error}"
-
-
-async def check_temporal(client: Client, *, timeout: float = CHECK_TIMEOUT_SECONDS) -> str | None:
-    """None when the server answers within `timeout`, else why not (one RPC, no retries)."""
-    try:
-        await client.workflow_service.get_system_info(
-            GetSystemInfoRequest(), retry=False, timeout=timedelta(seconds=timeout)
-        )
-    except RPCError as exc:
-        return f"{exc.status.name}: {exc.message}"
-    except RuntimeError as exc:  # the bridge's own connection errors
-        return str(exc) or type(exc).__name__
-    return None
 
 
 async def watch_temporal(

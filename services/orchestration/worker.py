@@ -23,8 +23,8 @@ from services.orchestration.shipment import Shipment
 from services.orchestration.subscription import Subscription
 from services.orchestration.unversioned import UNVERSIONED_WORKFLOWS
 from services.runtime.config import Settings
+from services.runtime.database import Database, StoreIdentity
 from services.runtime.ping import ping_activity_for
-from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
 
 #: Every workflow type this service runs, each with its versioning behavior.
@@ -37,47 +37,46 @@ def workflows_for(settings: Settings) -> list[type]:
 
 
 @asynccontextmanager
-async def orchestration_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+async def orchestration_worker(
+    client: Client, settings: Settings, db: Database, store: StoreIdentity
+) -> AsyncIterator[Worker]:
     """A worker running the workflows and the orchestration-local activities (stock and
-    order claims in the configured database)."""
+    order claims in `db`)."""
     local = OrchestrationSettings()
-    async with worker_database(settings) as db:
-        stock = inventory_for(db)
-        await stock.seed(DEFAULT_CATALOG)
-        hold = settings.fault_step_delay_ms / 1000
-        inventory = InventoryActivities(store=stock, hold_seconds=hold)
-        claims = ClaimActivities(store=claims_for(db), catalog=stock, hold_seconds=hold)
-        has_attributes = await order_search_attributes_registered(client)
-        policy = PolicyActivities(
-            policy=local.order_policy().model_copy(
-                update={
-                    "search_attributes": has_attributes,
-                    # customer ids are personal; search attributes are stored in the clear
-                    "customer_search_attribute": settings.temporal.codec.keys_file is None,
-                }
-            )
+    stock = inventory_for(db)
+    await stock.seed(DEFAULT_CATALOG)
+    hold = settings.fault_step_delay_ms / 1000
+    inventory = InventoryActivities(store=stock, hold_seconds=hold)
+    claims = ClaimActivities(store=claims_for(db), catalog=stock, hold_seconds=hold)
+    has_attributes = await order_search_attributes_registered(client)
+    policy = PolicyActivities(
+        policy=local.order_policy().model_copy(
+            update={
+                "search_attributes": has_attributes,
+                # customer ids are personal; search attributes are stored in the clear
+                "customer_search_attribute": settings.temporal.codec.keys_file is None,
+            }
         )
-        carrier = CarrierActivities(
-            client=client, auto_deliver=local.simulated_carrier_auto_deliver
-        )
-        outcomes = ReconciliationActivities(client=client)
-        yield Worker(
-            client,
-            workflows=workflows_for(settings),
-            activities=[
-                claims.claim_order,
-                inventory.reserve,
-                inventory.release,
-                policy.order_policy,
-                carrier.book_shipment,
-                outcomes.saga_outcomes,
-                ping_activity_for(TaskQueue.ORCHESTRATION),
-            ],
-            # An update refused by its validator is echoed back to the server in the
-            # workflow task; with the SDK's own 2 MB check on, a hostile >2 MB update fails
-            # that task twice and its caller waits 20 s (measured). Off, the server refuses
-            # the update at once (FAILED_PRECONDITION) and no task fails. rtw's workflows
-            # keep their own payloads far below the limit (bounded inputs and status).
-            disable_payload_error_limit=True,
-            **worker_options(settings, TaskQueue.ORCHESTRATION),  # type: ignore[arg-type]
-        )
+    )
+    carrier = CarrierActivities(client=client, auto_deliver=local.simulated_carrier_auto_deliver)
+    outcomes = ReconciliationActivities(client=client)
+    yield Worker(
+        client,
+        workflows=workflows_for(settings),
+        activities=[
+            claims.claim_order,
+            inventory.reserve,
+            inventory.release,
+            policy.order_policy,
+            carrier.book_shipment,
+            outcomes.saga_outcomes,
+            ping_activity_for(TaskQueue.ORCHESTRATION, store=store),
+        ],
+        # An update refused by its validator is echoed back to the server in the
+        # workflow task; with the SDK's own 2 MB check on, a hostile >2 MB update fails
+        # that task twice and its caller waits 20 s (measured). Off, the server refuses
+        # the update at once (FAILED_PRECONDITION) and no task fails. rtw's workflows
+        # keep their own payloads far below the limit (bounded inputs and status).
+        disable_payload_error_limit=True,
+        **worker_options(settings, TaskQueue.ORCHESTRATION, store),  # type: ignore[arg-type]
+    )

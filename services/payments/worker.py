@@ -15,9 +15,8 @@ from services.payments.ledger_postgres import PostgresLedger
 from services.payments.ledger_sqlite import SqliteLedger
 from services.payments.provider import SimulatedProvider
 from services.runtime.config import Settings
-from services.runtime.database import Database, PostgresDatabase
+from services.runtime.database import Database, PostgresDatabase, StoreIdentity
 from services.runtime.ping import ping_activity_for
-from services.runtime.stores import worker_database
 from services.runtime.worker_host import worker_options
 
 
@@ -27,25 +26,26 @@ def ledger_for(db: Database) -> Ledger:
 
 
 @asynccontextmanager
-async def payments_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
-    """A worker running the payment activities over the configured ledger."""
-    async with worker_database(settings) as db:
-        provider = SimulatedProvider(latency_ms=settings.payments_provider_latency_ms)
-        activities = PaymentActivities(
-            ledger=ledger_for(db),
-            provider=provider,
-            crash_after_capture=settings.fault_crash_after_capture,
-        )
-        yield Worker(
-            client,
-            activities=[
-                activities.authorize,
-                activities.capture,
-                activities.void,
-                activities.refund,
-                activities.charge,
-                activities.ledger_summary,
-                ping_activity_for(TaskQueue.PAYMENTS),
-            ],
-            **worker_options(settings, TaskQueue.PAYMENTS),  # type: ignore[arg-type]
-        )
+async def payments_worker(
+    client: Client, settings: Settings, db: Database, store: StoreIdentity
+) -> AsyncIterator[Worker]:
+    """A worker running the payment activities over the ledger in `db`."""
+    provider = SimulatedProvider(latency_ms=settings.payments_provider_latency_ms)
+    activities = PaymentActivities(
+        ledger=ledger_for(db),
+        provider=provider,
+        crash_after_capture=settings.fault_crash_after_capture,
+    )
+    yield Worker(
+        client,
+        activities=[
+            activities.authorize,
+            activities.capture,
+            activities.void,
+            activities.refund,
+            activities.charge,
+            activities.ledger_summary,
+            ping_activity_for(TaskQueue.PAYMENTS, store=store),
+        ],
+        **worker_options(settings, TaskQueue.PAYMENTS, store),  # type: ignore[arg-type]
+    )

@@ -264,6 +264,12 @@ class DatabaseSettings(BaseSettings):
         default=None, description="file holding the password (a mounted Secret)"
     )
     pool_size: int = Field(default=10, gt=0, le=100, description="connections per process")
+    pool_max_idle_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="a pooled connection idle this long is closed (the pool keeps one), so "
+        "a burst's connections go back to the server",
+    )
 
     @field_validator("url", mode="before")
     @classmethod

@@ -43,6 +43,38 @@ class DatabaseError(RuntimeError):
     """The database cannot be used: unreachable, or its schema does not fit this build."""
 
 
+#: SQLSTATE of "too many connections": the server has no connection left for this process.
+TOO_MANY_CONNECTIONS = "53300"
+
+
+def connection_problem(exc: BaseException, *, where: str) -> str:
+    """One line for a person about a failed PostgreSQL connection, with the sizing advice
+    when the server is out of connections."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate == TOO_MANY_CONNECTIONS or "too many clients" in reason:
+        return (
+            f"PostgreSQL at {where} is out of connections ({reason}): size its "
+            "max_connections to at least the worker processes x RTW_DATABASE_POOL_SIZE, plus "
+            "migrations, the CLI and other clients (idle pooled connections close after "
+            "RTW_DATABASE_POOL_MAX_IDLE_SECONDS)"
+        )
+    return f"cannot reach PostgreSQL at {where}: {reason}"
+
+
+@dataclass(frozen=True)
+class StoreIdentity:
+    """Which store this is: its random id (made by the first migration) and where it is."""
+
+    id: str
+    location: str
+
+    @property
+    def tag(self) -> str:
+        """`<location>#<id prefix>`: what workers announce in their Temporal identity."""
+        return f"{self.location}#{self.id[:12]}"
+
+
 class SchemaTooOldError(DatabaseError):
     """The schema is older than the code; `rtw db migrate` fixes it."""
 
@@ -65,15 +97,26 @@ class PostgresDatabase:
 
     backend = "postgresql"
 
-    def __init__(self, conninfo: str, *, pool_size: int = 10, connect_timeout: float = 10) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        pool_size: int = 10,
+        max_idle_seconds: float = 60.0,
+        connect_timeout: float = 10,
+    ) -> None:
         from psycopg_pool import AsyncConnectionPool
 
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout
+        # Bounded, and idle connections beyond the first go back to the server after
+        # `max_idle_seconds`: a burst's connections do not stay held, so a server sized for
+        # the steady state has room for a replica that starts later.
         self.pool: AsyncConnectionPool = AsyncConnectionPool(
             conninfo,
             min_size=1,
             max_size=pool_size,
+            max_idle=max_idle_seconds,
             open=False,
             timeout=connect_timeout,
             kwargs={"autocommit": False},
@@ -104,8 +147,45 @@ class PostgresDatabase:
             await self.pool.open(wait=True, timeout=self._connect_timeout)
         except Exception as exc:
             await self.pool.close()
-            reason = " ".join(str(exc).split())
-            raise DatabaseError(f"cannot reach PostgreSQL at {self.where}: {reason}") from None
+            raise DatabaseError(connection_problem(exc, where=self.where)) from None
+
+    async def ping(self, *, timeout: float) -> None:
+        """One `SELECT 1` through the pool within `timeout` seconds, or `DatabaseError`
+        saying why (the server away, or no connection to be had)."""
+        try:
+            async with asyncio.timeout(timeout), self.pool.connection(timeout=timeout) as conn:
+                await conn.execute("SELECT 1")
+                await conn.rollback()
+        except Exception as exc:
+            if isinstance(exc, TimeoutError):
+                raise DatabaseError(
+                    f"PostgreSQL at {self.where} gave no connection within {timeout:g}s"
+                ) from None
+            raise DatabaseError(connection_problem(exc, where=self.where)) from None
+
+    async def identity(self) -> StoreIdentity:
+        """This store's identity (written by `rtw db migrate`)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT id FROM store_identity ORDER BY created_at LIMIT 1")
+            row = await cur.fetchone()
+            await conn.rollback()
+        if row is None:
+            raise DatabaseError(f"{self.where} has no store identity: run `rtw db migrate`")
+        return StoreIdentity(id=str(row[0]), location=f"postgresql://{self.where}")
+
+    async def connections(self) -> tuple[int, int, int]:
+        """Connections in use, the server's `max_connections`, and those reserved for
+        superusers."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                "'client backend'), current_setting('max_connections')::int, "
+                "current_setting('superuser_reserved_connections')::int"
+            )
+            row = await cur.fetchone()
+            await conn.rollback()
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
 
     async def close(self) -> None:
         """Close every pooled connection."""
@@ -231,6 +311,25 @@ class SqliteDatabase:
         """The applied schema version."""
         return SchemaState(applied=await self.run(_sqlite_applied_version))
 
+    async def ping(self, *, timeout: float) -> None:
+        """One `SELECT 1` within `timeout` seconds, or `DatabaseError`."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.run(lambda c: c.execute("SELECT 1").fetchone())
+        except (TimeoutError, sqlite3.Error) as exc:
+            raise DatabaseError(f"SQLite database {self.path} does not answer: {exc}") from None
+
+    async def identity(self) -> StoreIdentity:
+        """This store's identity (written when the file was first migrated)."""
+        row = await self.run(
+            lambda c: c.execute(
+                "SELECT id FROM store_identity ORDER BY created_at LIMIT 1"
+            ).fetchone()
+        )
+        if row is None:
+            raise DatabaseError(f"{self.path} has no store identity")
+        return StoreIdentity(id=str(row[0]), location=f"sqlite:{self.path}")
+
     async def migrate(self) -> list[int]:
         """Apply pending migrations (already done on open)."""
         return await self.run(_sqlite_migrate)
@@ -292,7 +391,11 @@ def postgres_conninfo(settings: DatabaseSettings) -> str:
 def database_for(settings: DatabaseSettings, *, data_dir: Path) -> Database:
     """PostgreSQL when a URL is configured, else the SQLite file under `data_dir`."""
     if settings.url is not None:
-        return PostgresDatabase(postgres_conninfo(settings), pool_size=settings.pool_size)
+        return PostgresDatabase(
+            postgres_conninfo(settings),
+            pool_size=settings.pool_size,
+            max_idle_seconds=settings.pool_max_idle_seconds,
+        )
     return SqliteDatabase(data_dir / SQLITE_FILE)
 
 
@@ -318,6 +421,7 @@ __all__ = [
     "SchemaState",
     "SchemaTooOldError",
     "SqliteDatabase",
+    "StoreIdentity",
     "database_for",
     "open_database",
     "postgres_conninfo",

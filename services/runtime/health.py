@@ -1,7 +1,8 @@
 """Startup, liveness and readiness over HTTP (`/healthz`, `/readyz`).
 
 `/healthz` is 503 "starting" until the worker has connected to Temporal and found its
-namespace, then 200 until a fatal error; `/readyz` is 200 only while the worker polls.
+namespace, then 200 until a fatal error; `/readyz` is 200 only while the worker polls and
+its dependencies (Temporal, the store) answer.
 
 Served by the standard library's `http.server` on a thread of its own rather than a web
 framework: every worker starts this server before anything else, and aiohttp cost each one
@@ -39,6 +40,10 @@ class HealthState:
     def mark_ready(self) -> None:
         """Connected and polling."""
         self.ready, self.reason = True, "polling"
+
+    def mark_unready(self, reason: str) -> None:
+        """A dependency is away: take no traffic until it is back (still alive)."""
+        self.ready, self.reason = False, reason
 
     def mark_draining(self) -> None:
         """Shutting down: stop taking traffic, stay alive while in-flight work finishes."""

@@ -37,6 +37,7 @@ _POSTGRES = {
     "now": "now()",
     "bool": "BOOLEAN",
     "false": "false",
+    "random_id": "md5(random()::text || clock_timestamp()::text)",
 }
 _SQLITE = {
     "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -45,6 +46,7 @@ _SQLITE = {
     "now": "CURRENT_TIMESTAMP",
     "bool": "INTEGER",
     "false": "0",
+    "random_id": "lower(hex(randomblob(16)))",
 }
 
 _V1 = """
@@ -107,8 +109,20 @@ def _dialects(schema: str) -> tuple[str, str]:
     )
 
 
+#: The store's identity: one random id, made once by the first migration run against it.
+#: Every worker reads it at start and tags its Temporal identity with it, so workers of one
+#: deployment that use different stores find each other (`services.runtime.store_identity`).
+_V2 = """
+CREATE TABLE store_identity (
+    id TEXT PRIMARY KEY,
+    created_at {time} NOT NULL DEFAULT {now}
+);
+INSERT INTO store_identity (id) VALUES ({random_id})
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, inventory, order claims, outbox", *_dialects(_V1)),
+    Migration(2, "store identity", *_dialects(_V2)),
 )
 
 #: The schema version this build needs.

@@ -1,4 +1,9 @@
-"""Run one worker until SIGTERM/SIGINT, then drain within the graceful timeout and exit 0."""
+"""Run one worker until SIGTERM/SIGINT, then drain within the graceful timeout and exit 0.
+
+While it runs, the host watches its dependencies: readiness is false while Temporal or the
+store does not answer, and a worker that loses its store stops polling (so healthy replicas
+take the work), waits for the store, and resumes by itself.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,14 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from services.contracts import TaskQueue
 from services.runtime.config import SandboxMode, Settings
 from services.runtime.connection import connect
-from services.runtime.database import DatabaseError
+from services.runtime.database import (
+    Database,
+    DatabaseError,
+    SchemaTooOldError,
+    StoreIdentity,
+    open_database,
+)
+from services.runtime.dependencies import CHECK_SECONDS, check_store, check_temporal
 from services.runtime.deployments import (
     DeploymentError,
     Target,
@@ -28,23 +40,31 @@ from services.runtime.deployments import (
     claim_on_start,
 )
 from services.runtime.health import HealthServer, HealthState
+from services.runtime.store_identity import StoreMismatchError, check_same_store, worker_identity
 from services.runtime.telemetry import Telemetry, start_telemetry
 from services.runtime.versioning import PromoteOnStart, deployment_config, deployment_name
 
 logger = logging.getLogger(__name__)
 
-#: Builds a worker (and the resources it owns) for a connected client.
-WorkerFactory = Callable[[Client, Settings], AbstractAsyncContextManager[Worker]]
+#: Builds a worker (and the resources it owns) for a connected client and an open store.
+WorkerFactory = Callable[
+    [Client, Settings, Database, StoreIdentity], AbstractAsyncContextManager[Worker]
+]
 
 #: Exit code when a second signal forces the process down mid-drain.
 FORCED_EXIT_CODE = 130
 
 CONNECT_RETRY_SECONDS = 60.0
+#: Seconds between attempts to open a store that does not answer.
+STORE_RETRY_SECONDS = 2.0
+#: Consecutive failed store checks (CHECK_SECONDS apart) after which the worker stops polling.
+STORE_LOST_AFTER = 3
 
 
-def worker_options(settings: Settings, queue: TaskQueue) -> dict[str, object]:
+def worker_options(settings: Settings, queue: TaskQueue, store: StoreIdentity) -> dict[str, object]:
     """Worker keyword arguments shared by every service: queue, tuning, graceful timeout,
-    Worker Deployment version, and no workflow sandbox when `RTW_WORKFLOW_SANDBOX=off`."""
+    Worker Deployment version, the identity that announces `store`, and no workflow
+    sandbox when `RTW_WORKFLOW_SANDBOX=off`."""
     tuning = settings.tuning
     options: dict[str, object] = {}
     if queue is TaskQueue.ORCHESTRATION and settings.workflow_sandbox is SandboxMode.OFF:
@@ -52,6 +72,7 @@ def worker_options(settings: Settings, queue: TaskQueue) -> dict[str, object]:
         options["workflow_runner"] = UnsandboxedWorkflowRunner()
     return options | {
         "task_queue": settings.queue_name(queue),
+        "identity": worker_identity(store),
         "max_concurrent_activities": tuning.max_concurrent_activities,
         "max_concurrent_workflow_tasks": tuning.max_concurrent_workflow_tasks,
         "max_concurrent_activity_task_polls": tuning.max_concurrent_activity_polls,
@@ -225,7 +246,9 @@ class WorkerHost:
     async def _run_worker(
         self, connecting: asyncio.Task[Client], stop_wait: asyncio.Task[bool]
     ) -> int:
-        """Poll until a stop is requested, then drain; the exit code says how it ended."""
+        """Poll until a stop is requested, then drain; the exit code says how it ended.
+
+        A lost store ends one round of polling; the next round starts once it answers."""
         await asyncio.wait({connecting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         if not connecting.done():
             connecting.cancel()
@@ -238,28 +261,82 @@ class WorkerHost:
             logger.error("%s", problem)
             return 1
         self.health.mark_started()
+        promoted = False
+        try:
+            while (db := await self._open_store(stop_wait)) is not None:
+                try:
+                    store = await db.identity()
+                    await check_same_store(
+                        client, store, prefix=self._settings.queue_prefix, queue=self._queue
+                    )
+                    code = await self._poll(client, db, store, target, stop_wait, promoted)
+                finally:
+                    await db.close()
+                promoted = True
+                if code is not None:
+                    return code
+        except (SchemaTooOldError, StoreMismatchError, DatabaseError) as exc:
+            self.health.mark_fatal(str(exc))
+            logger.error("cannot run the %s worker: %s", self._queue.value, exc)
+            return 1
+        return 0
 
-        async with contextlib.AsyncExitStack() as resources:
+    async def _open_store(self, stop_wait: asyncio.Task[bool]) -> Database | None:
+        """The store, opened and its schema checked; waits (not ready) while it does not
+        answer; None once a stop is requested. A schema too old is fatal."""
+        settings = self._settings
+        last_problem = ""
+        while not stop_wait.done():
             try:
-                worker = await resources.enter_async_context(self._factory(client, self._settings))
+                return await open_database(settings.database, data_dir=settings.data_dir)
+            except SchemaTooOldError:
+                raise
             except DatabaseError as exc:
-                self.health.mark_fatal(str(exc))
-                logger.error("cannot start the %s worker: %s", self._queue.value, exc)
-                return 1
+                problem = str(exc)
+                self.health.mark_unready(f"waiting for the store: {problem}")
+                if problem != last_problem:
+                    logger.warning("waiting for the store, not polling: %s", problem)
+                    last_problem = problem
+            await asyncio.wait({stop_wait}, timeout=STORE_RETRY_SECONDS)
+        return None
+
+    async def _poll(
+        self,
+        client: Client,
+        db: Database,
+        store: StoreIdentity,
+        target: Target | None,
+        stop_wait: asyncio.Task[bool],
+        promoted: bool,
+    ) -> int | None:
+        """One round of polling: an exit code once stopped, None when the store was lost."""
+        async with self._factory(client, self._settings, db, store) as worker:
             running = asyncio.create_task(worker.run())
-            if target is not None:
+            if target is not None and not promoted:
                 await self._claim(client, target)
             self.health.mark_ready()
             logger.info(
-                "worker polling task queue %r on %s%s",
+                "worker polling task queue %r on %s%s, store %s",
                 worker.config()["task_queue"],
                 client.service_client.config.target_host,
                 f" as {target.deployment}/{self._settings.versioning.resolved_build_id}"
                 if target
                 else " (unversioned)",
+                store.tag,
             )
-            await asyncio.wait({running, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if stop_wait.done() and not running.done():
+            watch = asyncio.create_task(self._watch_dependencies(client, db))
+            await asyncio.wait({running, stop_wait, watch}, return_when=asyncio.FIRST_COMPLETED)
+            watch.cancel()
+            lost = watch.done() and not watch.cancelled() and watch.exception() is None
+            if lost:
+                reason = watch.result()
+                self.health.mark_unready(f"store lost: {reason}")
+                logger.error(
+                    "store lost, stopping polling until it answers (healthy replicas take the "
+                    "work): %s",
+                    reason,
+                )
+            if not running.done():
                 await worker.shutdown()
             try:
                 await running
@@ -267,5 +344,26 @@ class WorkerHost:
                 self.health.mark_fatal(f"worker failed: {exc}")
                 logger.exception("worker failed")
                 return 1
+        if lost and not stop_wait.done():
+            return None
         logger.info("worker stopped cleanly")
         return 0
+
+    async def _watch_dependencies(self, client: Client, db: Database) -> str:
+        """Keep readiness true only while Temporal and the store answer; return why once
+        the store has failed STORE_LOST_AFTER checks in a row."""
+        failures = 0
+        while True:
+            await asyncio.sleep(CHECK_SECONDS)
+            if self.health.reason == "draining":
+                continue
+            temporal, store = await asyncio.gather(check_temporal(client), check_store(db))
+            failures = failures + 1 if store else 0
+            if store and failures >= STORE_LOST_AFTER:
+                return store
+            if store:
+                self.health.mark_unready(f"store not answering: {store}")
+            elif temporal:
+                self.health.mark_unready(f"Temporal unreachable: {temporal}")
+            else:
+                self.health.mark_ready()

@@ -101,11 +101,22 @@ class Worker:
 
 
 def start_worker(
-    stack: ExitStack, queue: TaskQueue, *, env: Mapping[str, str], extra: Sequence[str] = ()
+    stack: ExitStack,
+    queue: TaskQueue,
+    *,
+    env: Mapping[str, str],
+    extra: Sequence[str] = (),
+    data: Path | None = None,
 ) -> Worker:
-    """`podman run -d` a worker as the chart would (removed at the end of `stack`)."""
+    """`podman run -d` a worker as the chart would (removed at the end of `stack`). `data`:
+    a host directory the deployment's workers share as /var/lib/rtw (one SQLite store for
+    all of them, as one store per deployment requires); else a private tmpfs."""
     worker = Worker(f"rtw-test-{uuid.uuid4().hex[:10]}", queue, free_port())
     env_args = [f"--env={key}={value}" for key, value in env.items()]
+    restricted = list(RESTRICTED)
+    if data is not None:
+        at = restricted.index("/var/lib/rtw:U")
+        restricted[at - 1 : at + 1] = ["--volume", f"{data}:/var/lib/rtw:U"]
     stack.callback(podman, "rm", "--force", "--time", "0", worker.name, check=False)
     podman(
         "run",
@@ -115,7 +126,7 @@ def start_worker(
         "--network=host",
         f"--env=RTW_HEALTH_PORT={worker.health_port}",
         *env_args,
-        *RESTRICTED,
+        *restricted,
         *extra,
         IMAGE,
         "worker",
@@ -262,7 +273,9 @@ def test_saga_completes_across_three_worker_containers(
 ) -> None:
     prefix = f"img-{uuid.uuid4().hex[:8]}-"
     env = {"TEMPORAL_ADDRESS": temporal_address, "RTW_QUEUE_PREFIX": prefix}
-    workers = [start_worker(containers, queue, env=env) for queue in TaskQueue]
+    data = tmp_path / "data"
+    data.mkdir()
+    workers = [start_worker(containers, queue, env=env, data=data) for queue in TaskQueue]
     for worker in workers:
         worker.ready()
 
@@ -296,7 +309,9 @@ def test_gateway_container_serves_an_order_through_worker_containers(
     (its templates ship in the image), and exit 0 on SIGTERM."""
     prefix = f"img-gw-{uuid.uuid4().hex[:8]}-"
     env = {"TEMPORAL_ADDRESS": temporal_address, "RTW_QUEUE_PREFIX": prefix}
-    workers = [start_worker(containers, queue, env=env) for queue in TaskQueue]
+    data = tmp_path / "data"
+    data.mkdir()
+    workers = [start_worker(containers, queue, env=env, data=data) for queue in TaskQueue]
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "tokens").write_text("container-token\n", encoding="utf-8")

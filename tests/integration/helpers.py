@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
@@ -30,16 +31,26 @@ LARGE_ITEMS = [{"sku": "sku-2", "quantity": 100, "unit_price_cents": 1200}]
 async def eventually(
     probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, timeout: float = 30
 ) -> T:
-    """Poll until `check(probe())` holds (RPC errors count as not yet)."""
+    """Poll until `check(probe())` holds (RPC errors and refused connections, e.g. to a
+    health port not yet open, count as not yet)."""
     async with asyncio.timeout(timeout):
         while True:
             try:
                 value = await probe()
                 if check(value):
                     return value
-            except RPCError:
+            except (RPCError, aiohttp.ClientError):
                 pass
             await asyncio.sleep(0.1)
+
+
+async def probe(port: int, path: str) -> tuple[int, dict[str, object]]:
+    """A worker's health endpoint: status code and JSON body."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http,
+        http.get(f"http://127.0.0.1:{port}{path}") as resp,
+    ):
+        return resp.status, await resp.json()
 
 
 @dataclass(frozen=True)

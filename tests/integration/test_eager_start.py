@@ -15,6 +15,7 @@ from services.orchestration.client import start_order
 from services.orchestration.worker import orchestration_worker
 from services.runtime.config import Settings, TemporalSettings
 from services.runtime.connection import connect
+from services.runtime.database import open_database
 from services.runtime.devserver import DevServer
 
 pytestmark = pytest.mark.integration
@@ -62,7 +63,9 @@ async def test_a_start_from_the_orchestration_workers_process_is_eager(
     other: Client = await connect(TemporalSettings(address=dev_server.address))
     suffix = queue_prefix.strip("-")
 
-    async with orchestration_worker(own, settings) as worker, worker:
+    db = await open_database(settings.database, data_dir=settings.data_dir)
+    store = await db.identity()
+    async with orchestration_worker(own, settings, db, store) as worker, worker:
         eager = await start_order(own, _order(f"eager-{suffix}"), task_queue=queue)
         plain = await start_order(other, _order(f"plain-{suffix}"), task_queue=queue)
 
@@ -75,3 +78,4 @@ async def test_a_start_from_the_orchestration_workers_process_is_eager(
         assert await _state_after_first_task(plain.handle) is OrderState.AUTHORIZING
         for started in (eager, plain):
             await started.handle.terminate("test over")
+    await db.close()

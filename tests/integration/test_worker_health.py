@@ -14,16 +14,9 @@ import pytest
 from services.contracts import TaskQueue
 from services.runtime.devserver import DevServer, free_port
 from services.runtime.local_stack import WorkerProcess
+from tests.integration.helpers import probe
 
 pytestmark = pytest.mark.integration
-
-
-async def probe(port: int, path: str) -> tuple[int, dict[str, object]]:
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http,
-        http.get(f"http://127.0.0.1:{port}{path}") as resp,
-    ):
-        return resp.status, await resp.json()
 
 
 async def until_serving(port: int) -> None:
