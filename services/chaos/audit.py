@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +153,21 @@ async def order_books(db: PostgresDatabase, order_id: str) -> OrderBooks:
     )
 
 
+async def audit_cancelled(db: PostgresDatabase, outcomes: Iterable[Outcome]) -> list[str]:
+    """Every cancelled order left nothing behind: capture - refund = 0, no open
+    authorization, no stock reserved. Returns the orders that did, with what they left."""
+    unsettled = []
+    for o in outcomes:
+        if o.state is OrderState.CANCELLED:
+            books = await order_books(db, o.order_id)
+            if not books.settled:
+                unsettled.append(
+                    f"{o.order_id}: cancelled with {books.captured_cents - books.refunded_cents} "
+                    f"cents kept, holds {books.open_holds}, {books.reserved_units} units reserved"
+                )
+    return unsettled
+
+
 @dataclass(frozen=True)
 class RetriedStep:
     """A payment step that needed more than one attempt: scheduled and closed (epoch s)."""
@@ -210,9 +225,7 @@ async def measure_recovery(client: Client, order_ids: Iterable[str]) -> Recovery
     return found
 
 
-def tally(
-    outcomes: Iterable[Outcome], expected: Mapping[Any, frozenset[OrderState]]
-) -> dict[str, Any]:
+def tally(outcomes: Iterable[Outcome]) -> dict[str, Any]:
     """Counts by final state, plus the orders that were lost or ended unexpectedly."""
     counts: dict[str, int] = {}
     lost, unexpected = [], []
@@ -222,7 +235,7 @@ def tally(
             continue
         assert o.state is not None
         counts[o.state.value] = counts.get(o.state.value, 0) + 1
-        if o.state not in expected[o.kind]:
+        if o.state not in o.expected:
             unexpected.append(f"{o.order_id} ({o.kind}): {o.state.value} {o.failure or ''}".strip())
     return {"by_state": counts, "lost": lost, "unexpected": unexpected}
 

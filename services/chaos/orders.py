@@ -10,7 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.service import RPCError
+from temporalio.exceptions import CancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.contracts import (
     APPROVE,
@@ -102,6 +103,14 @@ class Outcome:
     state: OrderState | None = None
     failure: str | None = None
     closed: bool = False
+    #: The driver asked to cancel this order (it may have ended before the cancel landed).
+    cancel_requested: bool = False
+
+    @property
+    def expected(self) -> frozenset[OrderState]:
+        """Final states this order may end in: its kind's, or `cancelled` once asked."""
+        states = EXPECTED[self.kind]
+        return states | {OrderState.CANCELLED} if self.cancel_requested else states
 
 
 async def _decide(client: Client, order: OrderInput, kind: OrderKind, deadline: float) -> None:
@@ -125,10 +134,32 @@ async def _decide(client: Client, order: OrderInput, kind: OrderKind, deadline: 
         await asyncio.sleep(0.3)
 
 
+async def _cancel_after(client: Client, order: OrderInput, delay: float) -> None:
+    """Cancel the order `delay` seconds from now, through server restarts."""
+    await asyncio.sleep(delay)
+    for _ in range(20):
+        try:
+            await order_handle(client, order.order_id).cancel()
+            return
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return
+            logger.debug("cancel of %s not yet sent: %s", order.order_id, exc)
+            await asyncio.sleep(0.5)
+
+
 async def drive(
-    client: Client, kind: OrderKind, order: OrderInput, *, task_queue: str, deadline: float
+    client: Client,
+    kind: OrderKind,
+    order: OrderInput,
+    *,
+    task_queue: str,
+    deadline: float,
+    cancel_after: float | None = None,
 ) -> Outcome:
-    """Start one order, decide it when it needs a reviewer, wait for its end (or deadline)."""
+    """Start one order, decide it when it needs a reviewer, wait for its end (or deadline).
+    With `cancel_after`, cancel it that many seconds after its start (after the decision
+    for an order that waits for one)."""
     outcome = Outcome(order.order_id, kind, order.total_cents)
     loop = asyncio.get_running_loop()
     while True:
@@ -142,6 +173,9 @@ async def drive(
             await asyncio.sleep(0.5)
     if kind in (OrderKind.APPROVED, OrderKind.REJECTED):
         await _decide(client, order, kind, deadline)
+    if cancel_after is not None:
+        outcome.cancel_requested = True
+        await _cancel_after(client, order, cancel_after)
     while loop.time() < deadline:
         try:
             result: OrderStatus = await asyncio.wait_for(
@@ -150,8 +184,10 @@ async def drive(
             outcome.state, outcome.closed = result.state, True
             return outcome
         except WorkflowFailureError as err:
-            outcome.state, outcome.closed = OrderState.FAILED, True
-            outcome.failure = str(err.cause or err)
+            cancelled = isinstance(err.cause, CancelledError)
+            outcome.state = OrderState.CANCELLED if cancelled else OrderState.FAILED
+            outcome.closed = True
+            outcome.failure = None if cancelled else str(err.cause or err)
             return outcome
         except TimeoutError:
             break

@@ -14,6 +14,13 @@ _ROWS = (
     ("completed", lambda r: r.by_state.get("completed", 0)),
     ("compensated", lambda r: r.by_state.get("compensated", 0)),
     ("rejected", lambda r: r.by_state.get("rejected", 0)),
+    (
+        "cancelled (of cancels sent) / with money or stock left",
+        lambda r: (
+            f"{r.by_state.get('cancelled', 0)} (of {r.cancels_requested}) / "
+            f"{len(r.cancelled_unsettled)}"
+        ),
+    ),
     ("lost (open after the deadline)", lambda r: len(r.lost)),
     ("double charges", lambda r: len(r.double_charges)),
     ("orphaned charges", lambda r: len(r.orphaned_charges)),
@@ -73,6 +80,7 @@ def markdown(report: ChaosReport, *, command: str) -> str:
         *report.double_charges,
         *report.orphaned_charges,
         *report.over_captured,
+        *report.cancelled_unsettled,
         *report.unexpected_failures,
         *report.unexpected_exits,
         *report.confirmations_missing,

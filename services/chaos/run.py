@@ -15,10 +15,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.chaos.audit import audit_money, measure_recovery, recovery_by_fault, tally
+from services.chaos.audit import (
+    audit_cancelled,
+    audit_money,
+    measure_recovery,
+    recovery_by_fault,
+    tally,
+)
 from services.chaos.fleet import Fleet
 from services.chaos.hostile import probe_hostile_inputs
-from services.chaos.orders import EXPECTED, Outcome, drive, order_mix
+from services.chaos.orders import Outcome, drive, order_mix
 from services.chaos.postgres import TempPostgres
 from services.contracts import TaskQueue
 from services.payments.activities import CRASH_EXIT_CODE
@@ -49,6 +55,8 @@ class ChaosConfig:
     notifications: int = 2
     in_flight: int = 16
     provider_latency_ms: int = 400
+    #: Share of orders cancelled 0-2 s after their start (after the decision for large ones).
+    cancel_share: float = 0.2
     #: Saga starts are spread over this long, and faults fire inside it, so every fault
     #: meets sagas in flight.
     load_seconds: float = 60.0
@@ -68,6 +76,7 @@ PROFILES: dict[str, ChaosConfig] = {
         server_restart=False,
         rolling_restart=False,
         hostile=False,
+        cancel_share=0.0,
     ),
 }
 
@@ -96,6 +105,9 @@ class ChaosReport:
     double_charges: list[str] = field(default_factory=list)
     orphaned_charges: list[str] = field(default_factory=list)
     over_captured: list[str] = field(default_factory=list)
+    #: Orders the run asked to cancel, and cancelled orders that kept money, a hold or stock.
+    cancels_requested: int = 0
+    cancelled_unsettled: list[str] = field(default_factory=list)
     limited_reserved: int = 0
     oversold: bool = False
     duplicate_outbox_rows: int = 0
@@ -121,6 +133,7 @@ class ChaosReport:
             or self.double_charges
             or self.orphaned_charges
             or self.over_captured
+            or self.cancelled_unsettled
             or self.oversold
             or self.duplicate_outbox_rows
             or self.confirmations_missing
@@ -267,6 +280,12 @@ async def run_chaos(
         queue = f"{prefix}{TaskQueue.ORCHESTRATION.value}"
         orders = order_mix(config.sagas, run_id=run_id, rng=rng)
         report.started = len(orders)
+        cancels = {
+            i: rng.uniform(0.0, 2.0)
+            for i in range(len(orders))
+            if rng.random() < config.cancel_share
+        }
+        report.cancels_requested = len(cancels)
         limit = asyncio.Semaphore(config.in_flight)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + config.deadline_seconds
@@ -277,7 +296,14 @@ async def run_chaos(
             nonlocal done
             await asyncio.sleep(i * spacing)  # starts paced across the load window
             async with limit:
-                outcome = await drive(client, kind, order, task_queue=queue, deadline=deadline)
+                outcome = await drive(
+                    client,
+                    kind,
+                    order,
+                    task_queue=queue,
+                    deadline=deadline,
+                    cancel_after=cancels.get(i),
+                )
             done += 1
             if on_progress:
                 on_progress(done, len(orders))
@@ -294,13 +320,14 @@ async def run_chaos(
             probes = await probe_hostile_inputs(client, task_queue=queue, run_id=run_id)
             report.hostile = [asdict(p) for p in probes]
 
-        counted = tally(outcomes, EXPECTED)
+        counted = tally(outcomes)
         report.by_state, report.lost = counted["by_state"], counted["lost"]
         report.unexpected_failures = counted["unexpected"]
         money = await audit_money(db, outcomes)
         report.double_charges = money.double_charges
         report.orphaned_charges = money.orphaned_charges
         report.over_captured = money.over_captured
+        report.cancelled_unsettled = await audit_cancelled(db, outcomes)
         report.limited_reserved = money.limited_reserved
         report.oversold = money.oversold
         report.duplicate_outbox_rows = money.duplicate_outbox_rows

@@ -16,6 +16,7 @@ def assert_books_balance(report: ChaosReport) -> None:
     assert report.double_charges == [], evidence
     assert report.over_captured == [], evidence
     assert report.orphaned_charges == [], evidence
+    assert report.cancelled_unsettled == [], evidence
     assert not report.oversold, evidence
     assert report.limited_reserved <= 5, evidence
     assert report.duplicate_outbox_rows == 0, evidence

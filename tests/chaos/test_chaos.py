@@ -1,6 +1,6 @@
 """`rtw chaos --profile quick`, as a user runs it: kills, a crash after a committed capture,
-kills during compensations, a dev-server restart, a rolling restart and hostile input, all
-while sagas are in flight. The command must exit 0 and its report must show no loss."""
+kills during compensations, a dev-server restart, a rolling restart, cancels at random
+moments and hostile input, all while sagas are in flight. The command must exit 0 and its report must show no loss."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def test_quick_chaos_run_loses_nothing_and_recovers_fast(tmp_path: Path) -> None
     assert report["double_charges"] == []
     assert report["orphaned_charges"] == []
     assert report["unexpected_failures"] == []
+    assert report["cancels_requested"] >= 4, "a fifth of the orders are cancelled mid-flight"
+    assert report["by_state"].get("cancelled", 0) >= 1, report["by_state"]
+    assert report["cancelled_unsettled"] == [], "a cancelled order kept money, a hold or stock"
     kinds = [f["kind"] for f in report["faults"]]
     for fault in ("kill", "crash_after_capture", "server_restart", "rolling_restart"):
         assert fault in kinds, f"{fault} was not injected: {kinds}"
