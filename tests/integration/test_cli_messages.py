@@ -137,7 +137,7 @@ async def test_status_of_an_unknown_order_is_one_line(dev_server: DevServer) -> 
     )
     assert result.code == 1
     assert result.stderr.splitlines() == [
-        "rtw: no order no-such-order (no workflow order-no-such-order)"
+        "rtw: no order no-such-order"
     ]
 
 
