@@ -280,10 +280,11 @@ async def run_chaos(
         queue = f"{prefix}{TaskQueue.ORCHESTRATION.value}"
         orders = order_mix(config.sagas, run_id=run_id, rng=rng)
         report.started = len(orders)
+        picks = random.Random(config.seed + 1)  # nosec B311 - a reproducible cancel schedule
         cancels = {
-            i: rng.uniform(0.0, 2.0)
+            i: picks.uniform(0.0, 2.0)
             for i in range(len(orders))
-            if rng.random() < config.cancel_share
+            if picks.random() < config.cancel_share
         }
         report.cancels_requested = len(cancels)
         limit = asyncio.Semaphore(config.in_flight)
