@@ -1,14 +1,34 @@
-"""rtw services as child processes: spawn `python -m services …`, wait for `/readyz`."""
+"""rtw services as child processes: spawn `python -m services …`, wait for `/readyz`; and
+how a person runs `rtw` on this machine, for the commands that messages suggest."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shlex
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
+
+
+def rtw_command() -> str:
+    """The `rtw` command as a person can type it here: `rtw` when that is on PATH, else the
+    console script next to this interpreter (`.venv/bin/rtw` from the checkout), else
+    `python -m services`. Every command a message suggests starts with it."""
+    script = Path(sys.executable).parent / "rtw"
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m services"
+    on_path = shutil.which("rtw")
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return "rtw"
+    try:
+        relative = script.relative_to(Path.cwd())
+    except ValueError:
+        return shlex.quote(str(script))
+    return shlex.quote(str(relative) if relative.parent != Path() else f"./{relative}")
 
 
 async def spawn_rtw(
@@ -19,7 +39,12 @@ async def spawn_rtw(
     module: str = "services",
 ) -> asyncio.subprocess.Process:
     """Start `python -m MODULE ARGS` with `env` over this process's environment; its output
-    goes to `log_file` (appended) or, without one, to this process's terminal."""
+    goes to `log_file` (appended) or, without one, to this process's terminal.
+
+    The child runs in a session of its own, so a terminal's Ctrl+C (SIGINT to the foreground
+    process group) reaches only the parent, which stops its children with one SIGTERM each:
+    one shutdown, one drain, instead of a SIGINT and then a SIGTERM that force them down.
+    """
     out: object = None
     handle = None
     if log_file is not None:
@@ -36,6 +61,7 @@ async def spawn_rtw(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,  # type: ignore[arg-type]
             stderr=out,  # type: ignore[arg-type]
+            start_new_session=True,
         )
     finally:
         if handle is not None:
