@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from services.bench.cli import bench_app
 from services.chaos.cli import chaos
+from services.cli._help import whole_help
 from services.cli._support import (
     print_json,
     run_client_command,
@@ -36,6 +37,7 @@ app = typer.Typer(
     help="rtw: real-time workflows on Temporal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
 )
 order_app = typer.Typer(help="Start and inspect order sagas.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
@@ -51,6 +53,26 @@ app.command("codec-init")(codec_init)
 app.command("chaos")(chaos)
 app.command("ping")(ping)
 app.command("gateway")(gateway)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from services.runtime.telemetry import service_version
+
+        typer.echo(f"rtw {service_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """rtw: real-time workflows on Temporal."""
 
 
 @app.command()
@@ -323,6 +345,7 @@ def _register_patterns() -> None:
 
 
 _register_patterns()
+whole_help(app)
 
 
 def main() -> None:

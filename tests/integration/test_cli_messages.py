@@ -35,7 +35,7 @@ CLIENT_COMMANDS = [
     ["subscription", "start", "--id", "s-1", "--customer", "c-1"],
     ["subscription", "status", "s-1"],
     ["subscription", "cancel", "s-1"],
-    ["subscription", "change-plan", "s-1", "premium"],
+    ["subscription", "change-plan", "s-1", "--plan", "premium"],
     ["schedules", "apply"],
     ["schedules", "list"],
 ]
@@ -240,3 +240,47 @@ async def test_a_relative_data_dir_is_resolved_once_and_named(tmp_path: Path) ->
     assert outbox.stderr.splitlines() == [f"outbox in sqlite {database}"]
     assert outbox.stdout.splitlines() == ["no delivered messages"]
     assert database.exists()
+
+
+async def test_order_commands_speak_of_orders_never_of_workflows(
+    dev_server: DevServer, dev_client: Client, tmp_path: Path
+) -> None:
+    """Unknown and ended orders, shipments and subscriptions, in the commands' own words."""
+    env = {"TEMPORAL_ADDRESS": dev_server.address, "RTW_QUEUE_PREFIX": "nobody-voice-"}
+    ended = f"it-{uuid.uuid4().hex[:10]}"
+    started = await rtw("order", "start", "--file", str(write_order(tmp_path, order_json(ended))),
+                        env=env)  # fmt: skip
+    assert started.code == 0, started.stderr
+    await dev_client.get_workflow_handle(f"order-{ended}").terminate("test: an ended order")
+
+    said = {
+        " ".join(args): await rtw(*args, env=env)
+        for args in (
+            ("order", "approve", "nope", "--reviewer", "ann"),
+            ("order", "reject", ended, "--reviewer", "ann"),
+            ("order", "cancel", ended),
+            ("order", "cancel", "nope"),
+            ("shipment", "event", "nope", "delivered"),
+            ("shipment", "status", "nope"),
+            ("subscription", "change-plan", "s-nope", "--plan", "premium"),
+            ("subscription", "cancel", "s-nope"),
+            ("subscription", "status", "s-nope"),
+        )
+    }
+
+    assert {command: result.stderr.strip() for command, result in said.items()} == {
+        "order approve nope --reviewer ann": "rtw: no order nope (no workflow order-nope)",
+        f"order reject {ended} --reviewer ann": (
+            f"rtw: order {ended} has ended (terminated); nothing to reject"
+        ),
+        f"order cancel {ended}": f"rtw: order {ended} has ended (terminated); nothing to cancel",
+        "order cancel nope": "rtw: no order nope (no workflow order-nope)",
+        "shipment event nope delivered": (
+            "rtw: no shipment for order nope (it starts when the order ships)"
+        ),
+        "shipment status nope": "rtw: no shipment for order nope (it starts when the order ships)",
+        "subscription change-plan s-nope --plan premium": "rtw: no subscription s-nope",
+        "subscription cancel s-nope": "rtw: no subscription s-nope",
+        "subscription status s-nope": "rtw: no subscription s-nope",
+    }
+    assert {result.code for result in said.values()} == {1}

@@ -279,10 +279,10 @@ async def test_subscription_lifecycle_through_the_cli(stack: Stack) -> None:
     assert first["state"] == "active"
     assert first["next_billing_at"] is not None
 
-    changed = await rtw("subscription", "change-plan", sub_id, "premium", env=stack.env)
+    changed = await rtw("subscription", "change-plan", sub_id, "--plan", "premium", env=stack.env)
     assert changed.code == 0, changed.stderr
     assert changed.json()["pending_plan"] == "premium"
-    unknown = await rtw("subscription", "change-plan", sub_id, "gold", env=stack.env)
+    unknown = await rtw("subscription", "change-plan", sub_id, "--plan", "gold", env=stack.env)
     assert unknown.code == 1
     assert "unknown plan" in unknown.stderr
 
