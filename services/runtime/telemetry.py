@@ -137,8 +137,9 @@ class Telemetry:
         done.start()
         done.join(timeout_seconds)
         if done.is_alive():
-            where = self.exporter.endpoint if self.exporter is not None else "the collector"
-            logger.warning("last spans not exported: nothing answers at %s", where)
+            if timeout_seconds:
+                where = self.exporter.endpoint if self.exporter is not None else "the collector"
+                logger.warning("last spans not exported within %ss to %s", timeout_seconds, where)
             return False
         return True
 

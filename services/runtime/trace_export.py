@@ -123,27 +123,31 @@ class ReportingExporter(SpanExporter):
         self.reachable: bool | None = None
         self._lock = threading.Lock()
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Export through the wrapped exporter and report a change of reachability."""
-        result = self._inner.export(spans)
-        ok = result is SpanExportResult.SUCCESS
+    def _seen(self, reachable: bool) -> None:
+        """Record what the last attempt found; log once when that changes."""
         with self._lock:
-            before, self.reachable = self.reachable, ok
-        if not ok and before is not False:
+            before, self.reachable = self.reachable, reachable
+        if not reachable and before is not False:
             logger.warning(
                 "spans dropped: the OTLP collector at %s does not answer "
                 "(OTEL_EXPORTER_OTLP_ENDPOINT); tracing goes on and exports again once it does",
                 self.endpoint,
             )
-        elif ok and before is False:
+        elif reachable and before is False:
             logger.info("the OTLP collector at %s answers again: exporting spans", self.endpoint)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Export through the wrapped exporter and report a change of reachability."""
+        result = self._inner.export(spans)
+        self._seen(result is SpanExportResult.SUCCESS)
         return result
 
     def collector_down(self) -> bool:
-        """True when the last export failed, or, before any export, nothing listens."""
-        if self.reachable is None:
-            return not listening(self.endpoint, self.protocol)
-        return not self.reachable
+        """True when the last export failed, or, before any export, nothing listens (said
+        once, as a failed export would)."""
+        if self.reachable is None and not listening(self.endpoint, self.protocol):
+            self._seen(False)
+        return self.reachable is False
 
     def shutdown(self) -> None:
         """Shut the wrapped exporter down."""
