@@ -97,10 +97,13 @@ async def test_dev_uses_an_existing_server_and_stops_on_ctrl_c(
     dev_server: DevServer, tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
     """With RTW_DATABASE_URL on an empty database, `rtw dev` migrates it before the workers
-    start (a deployment runs `rtw db migrate` itself)."""
+    start (a deployment runs `rtw db migrate` itself). The banner's advice matches the
+    carrier setting, and its first command runs as printed."""
     extra = {}
     if database == "postgresql":
         extra["RTW_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    else:  # shipments wait for carrier events: the banner must not say otherwise
+        extra["RTW_SIMULATED_CARRIER_AUTO_DELIVER"] = "false"
     gateway_port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -130,6 +133,22 @@ async def test_dev_uses_an_existing_server_and_stops_on_ctrl_c(
         assert any(line.startswith("migrated 127.0.0.1:") for line in seen), seen
     assert not any("embedded Temporal" in line for line in seen)
     assert any(f"Gateway: http://127.0.0.1:{gateway_port}/docs" in line for line in seen)
+    banner = "".join(seen)
+    if database == "postgresql":
+        assert "The simulated carrier delivers shipments on its own" in banner
+        (first,) = re.findall(r"^  (\S+ order start --file \S+ --wait)$", banner, re.M)
+        prefix = f"devcmd-{database}-"
+        assert f"(RTW_QUEUE_PREFIX={prefix}: set it for these commands too)" in banner
+        ran = await shell(
+            first, env={"TEMPORAL_ADDRESS": dev_server.address, "RTW_QUEUE_PREFIX": prefix}
+        )
+        assert ran.code == 0, ran.stdout + ran.stderr
+        assert json.loads(ran.stdout[ran.stdout.index("{") :])["status"]["state"] == "completed"
+    else:
+        assert "delivers shipments on its own" not in banner
+        assert "Shipments wait for carrier events (RTW_SIMULATED_CARRIER_AUTO_DELIVER=false)" in (
+            banner
+        )
     token = (tmp_path / "gateway-tokens").read_text().strip()
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway_port}") as http:
         listed = await http.get("/orders", headers={"Authorization": f"Bearer {token}"})
