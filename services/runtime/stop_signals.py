@@ -57,12 +57,17 @@ class StopSignals:
         words = SIGNAL_WORDS.get(signum, signum.name)
         if self._count == 1:
             self.received = words
-            self._say(self._stopping(words))
             self._requested.set()
+            self._tell(self._stopping(words))
         elif self._count == 2:
-            self._say(self._forcing(words))
             for callback in self._force:
                 callback()
+            self._tell(self._forcing(words))
+
+    def _tell(self, line: str) -> None:
+        """Say `line`; a terminal that is gone (SIGHUP) must not stop the stop."""
+        with contextlib.suppress(OSError):
+            self._say(line)
 
     async def run(self, main: Coroutine[Any, Any, T]) -> T | None:
         """Run `main` with the handlers installed; on the first signal cancel it and wait

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 EXPORT_TIMEOUT_SECONDS = 2.0
 #: How long a TCP connect may take to count the collector as listening.
 PROBE_TIMEOUT_SECONDS = 0.3
+#: While the collector does not answer, batches are dropped without an attempt (no connect,
+#: no retry) for this long after each failed one.
+RETRY_AFTER_SECONDS = 5.0
 
 #: The exporters' own loggers repeat every failed batch (a warning per retry, an error per
 #: batch); `ReportingExporter` says it once per outage instead.
@@ -122,6 +126,7 @@ class ReportingExporter(SpanExporter):
         #: True/False after an export succeeded/failed; None before the first one.
         self.reachable: bool | None = None
         self._lock = threading.Lock()
+        self._failed_at = 0.0
 
     def _seen(self, reachable: bool) -> None:
         """Record what the last attempt found; log once when that changes."""
@@ -137,8 +142,13 @@ class ReportingExporter(SpanExporter):
             logger.info("the OTLP collector at %s answers again: exporting spans", self.endpoint)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Export through the wrapped exporter and report a change of reachability."""
+        """Export through the wrapped exporter and report a change of reachability; while
+        the collector is down, try again only every `RETRY_AFTER_SECONDS`."""
+        if self.reachable is False and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
+            return SpanExportResult.FAILURE
         result = self._inner.export(spans)
+        if result is not SpanExportResult.SUCCESS:
+            self._failed_at = time.monotonic()
         self._seen(result is SpanExportResult.SUCCESS)
         return result
 

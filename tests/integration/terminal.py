@@ -80,10 +80,15 @@ class Terminal:
             raise AssertionError(f"still running after {timeout}s:\n{self.output}") from None
 
     def close(self) -> None:
-        """Kill the process if it still runs; close the terminal."""
+        """Stop the process if it still runs (Ctrl+C first, so that the children it started
+        in sessions of their own stop too; killed after a minute); close the terminal."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.press_ctrl_c()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         os.close(self._slave)
         os.close(self._master)
         self._reader.join(5)
