@@ -159,6 +159,11 @@ class ReportingExporter(SpanExporter):
             self._seen(False)
         return self.reachable is False
 
+    @property
+    def inner(self) -> SpanExporter:
+        """The wrapped OTLP exporter."""
+        return self._inner
+
     def shutdown(self) -> None:
         """Shut the wrapped exporter down."""
         self._inner.shutdown()

@@ -8,7 +8,6 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -31,9 +30,9 @@ def closure(requirements: list[str], extras: frozenset[str] = frozenset()) -> se
     todo = [(Requirement(spec), extras) for spec in requirements]
     while todo:
         requirement, active = todo.pop()
-        env = default_environment()
-        if requirement.marker is not None and not any(
-            requirement.marker.evaluate({**env, "extra": extra}) for extra in (active or {""})
+        marker = requirement.marker
+        if marker is not None and not any(
+            marker.evaluate({"extra": extra}) for extra in (active or {""})
         ):
             continue
         name = canonicalize_name(requirement.name)
