@@ -59,7 +59,7 @@ test-unit: install
 	$(BIN)/python -m pytest -ra -m "not integration and not chart and not k8s and not container" $(PYTEST_ARGS)
 
 .PHONY: test-integration  ## integration tests (dev server + real worker processes)
-test-integration: install
+test-integration: system-packages install
 	$(BIN)/python -m pytest -ra -m integration $(PYTEST_ARGS)
 
 .PHONY: test-chart  ## Helm chart tests (helm lint/template, kubernetes-validate, checkov)
@@ -76,7 +76,7 @@ image:
 	bash deploy/tools/build-image.sh
 
 .PHONY: test-container  ## the real image: non-root, read-only root, SIGTERM, a saga in containers
-test-container: install image
+test-container: system-packages install image
 	$(BIN)/python -m pytest -ra -m container $(PYTEST_ARGS)
 
 .PHONY: bench  ## platform vs bare SDK, ratios and figures in bench/results/latest.json (PROFILE=quick|full)

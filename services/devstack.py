@@ -68,7 +68,11 @@ async def local_stack(
             print(f"Web UI port {taken} is taken: the Web UI listens on {ui_port}", flush=True)
         server = DevServer(data_dir=settings.data_dir, port=port, ui_port=ui_port)
         print(f"starting the embedded Temporal dev server on {server.address} ...", flush=True)
-        await server.start()
+        try:
+            await server.start()
+        except BaseException:  # Ctrl+C while it starts: it runs in a session of its own
+            await server.stop()
+            raise
         address, ui_url = server.address, server.ui_url
     # The workers get the data directory as this process resolved it, whatever their cwd.
     worker_env = {

@@ -142,10 +142,20 @@ class ReportingExporter(SpanExporter):
             logger.info("the OTLP collector at %s answers again: exporting spans", self.endpoint)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Export through the wrapped exporter and report a change of reachability; while
-        the collector is down, try again only every `RETRY_AFTER_SECONDS`."""
-        if self.reachable is False and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
-            return SpanExportResult.FAILURE
+        """Export through the wrapped exporter and report a change of reachability.
+
+        The wrapped exporter only runs while something listens at the endpoint: before the
+        first export, and at most every `RETRY_AFTER_SECONDS` while the collector is down, a
+        TCP connect decides. Until then batches are dropped at once: no gRPC channel, no
+        retries, nothing that competes with the work for the CPU.
+        """
+        if self.reachable is not True:
+            if time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
+                return SpanExportResult.FAILURE
+            if not listening(self.endpoint, self.protocol):
+                self._failed_at = time.monotonic()
+                self._seen(False)
+                return SpanExportResult.FAILURE
         result = self._inner.export(spans)
         if result is not SpanExportResult.SUCCESS:
             self._failed_at = time.monotonic()
