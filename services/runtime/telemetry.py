@@ -177,17 +177,19 @@ def start_telemetry(
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from temporalio.contrib.opentelemetry import create_tracer_provider
 
-    from services.runtime.trace_export import build_exporter, traces_endpoint
+    from services.runtime.trace_export import build_exporter, gated_sampler, traces_endpoint
 
+    exporter = build_exporter(telemetry)
     provider = create_tracer_provider(
+        sampler=gated_sampler(exporter),  # nothing is recorded while the collector is down
         resource=build_resource(
             telemetry, service=service, environment=settings.environment, task_queue=task_queue
         ),
         shutdown_on_exit=False,  # shut down explicitly: the CLI leaves through os._exit
     )
-    exporter = build_exporter(telemetry)
     # Batches leave on the processor's own thread: the work never waits for the collector.
     provider.add_span_processor(BatchSpanProcessor(exporter))
+    exporter.watch()
     trace.set_tracer_provider(provider)
     _installed, _exporter = provider, exporter
     logger.info(

@@ -7,17 +7,22 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
 from services.runtime.config import OtlpProtocol, TelemetrySettings
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
     from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import Link, SpanKind
+    from opentelemetry.trace.span import TraceState
+    from opentelemetry.util.types import Attributes
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +32,7 @@ logger = logging.getLogger(__name__)
 EXPORT_TIMEOUT_SECONDS = 2.0
 #: How long a TCP connect may take to count the collector as listening.
 PROBE_TIMEOUT_SECONDS = 0.3
-#: While the collector does not answer, batches are dropped without an attempt (no connect,
-#: no retry) for this long after each failed one.
+#: While the collector does not answer, it is asked again (a TCP connect) this often.
 RETRY_AFTER_SECONDS = 5.0
 
 #: The exporters' own loggers repeat every failed batch (a warning per retry, an error per
@@ -116,57 +120,77 @@ def build_exporter(telemetry: TelemetrySettings) -> ReportingExporter:
 
 
 class ReportingExporter(SpanExporter):
-    """Wraps an OTLP exporter: says once when spans start being dropped (and once when the
-    collector answers again), and knows whether the collector was last reachable."""
+    """Wraps an OTLP exporter and watches its collector.
+
+    While the collector does not answer, `reachable` is False: batches are dropped at once
+    (no gRPC channel, no retries) and `CollectorGate` keeps new spans from being recorded at
+    all, so a dead collector costs the work nothing. A watcher thread tries a TCP connect at
+    start and every `RETRY_AFTER_SECONDS` while it is down. The log says once that spans are
+    dropped, naming the endpoint, and once that they flow again.
+    """
 
     def __init__(self, inner: SpanExporter, *, endpoint: str, protocol: OtlpProtocol) -> None:
         self._inner = inner
         self.endpoint = endpoint
         self.protocol = protocol
-        #: True/False after an export succeeded/failed; None before the first one.
+        #: True after an export succeeded, False while the collector does not answer, None
+        #: while that is not known (at start; after the watcher found it listening again).
         self.reachable: bool | None = None
+        self._reported_down = False
         self._lock = threading.Lock()
-        self._failed_at = 0.0
+        self._stopped = threading.Event()
+        self._watcher: threading.Thread | None = None
 
-    def _seen(self, reachable: bool) -> None:
-        """Record what the last attempt found; log once when that changes."""
+    def watch(self) -> None:
+        """Start the watcher thread (once)."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(
+                target=self._watch, name="otlp-collector-watch", daemon=True
+            )
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopped.is_set():
+            if self.reachable is not True:
+                if not listening(self.endpoint, self.protocol):
+                    self._down()
+                elif self.reachable is False:
+                    self.reachable = None  # record spans again; the next export confirms
+            self._stopped.wait(RETRY_AFTER_SECONDS)
+
+    def _down(self) -> None:
         with self._lock:
-            before, self.reachable = self.reachable, reachable
-        if not reachable and before is not False:
+            self.reachable = False
+            said, self._reported_down = self._reported_down, True
+        if not said:
             logger.warning(
                 "spans dropped: the OTLP collector at %s does not answer "
                 "(OTEL_EXPORTER_OTLP_ENDPOINT); tracing goes on and exports again once it does",
                 self.endpoint,
             )
-        elif reachable and before is False:
+
+    def _up(self) -> None:
+        with self._lock:
+            self.reachable = True
+            said, self._reported_down = self._reported_down, False
+        if said:
             logger.info("the OTLP collector at %s answers again: exporting spans", self.endpoint)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Export through the wrapped exporter and report a change of reachability.
-
-        The wrapped exporter only runs while something listens at the endpoint: before the
-        first export, and at most every `RETRY_AFTER_SECONDS` while the collector is down, a
-        TCP connect decides. Until then batches are dropped at once: no gRPC channel, no
-        retries, nothing that competes with the work for the CPU.
-        """
-        if self.reachable is not True:
-            if time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
-                return SpanExportResult.FAILURE
-            if not listening(self.endpoint, self.protocol):
-                self._failed_at = time.monotonic()
-                self._seen(False)
-                return SpanExportResult.FAILURE
+        """Export through the wrapped exporter, unless the collector is known to be down."""
+        if self.reachable is False:
+            return SpanExportResult.FAILURE
         result = self._inner.export(spans)
-        if result is not SpanExportResult.SUCCESS:
-            self._failed_at = time.monotonic()
-        self._seen(result is SpanExportResult.SUCCESS)
+        if result is SpanExportResult.SUCCESS:
+            self._up()
+        else:
+            self._down()
         return result
 
     def collector_down(self) -> bool:
-        """True when the last export failed, or, before any export, nothing listens (said
-        once, as a failed export would)."""
+        """True when the collector does not answer (asked now when it is not known yet)."""
         if self.reachable is None and not listening(self.endpoint, self.protocol):
-            self._seen(False)
+            self._down()
         return self.reachable is False
 
     @property
@@ -175,9 +199,49 @@ class ReportingExporter(SpanExporter):
         return self._inner
 
     def shutdown(self) -> None:
-        """Shut the wrapped exporter down."""
+        """Stop watching; shut the wrapped exporter down."""
+        self._stopped.set()
         self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Flush the wrapped exporter."""
         return self._inner.force_flush(timeout_millis)
+
+
+class CollectorGate(Sampler):
+    """Samples as `delegate` (OTEL_TRACES_SAMPLER) while the collector answers or may answer;
+    records nothing while it is known not to: a span that cannot be exported is never made."""
+
+    def __init__(self, delegate: Sampler, exporter: ReportingExporter) -> None:
+        self._delegate = delegate
+        self._exporter = exporter
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        """DROP while the collector is down, else the delegate's decision."""
+        if self._exporter.reachable is False:
+            return SamplingResult(Decision.DROP)
+        return self._delegate.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        """The delegate's description, gated."""
+        return f"CollectorGate{{{self._delegate.get_description()}}}"
+
+
+def gated_sampler(exporter: ReportingExporter) -> CollectorGate:
+    """OTEL_TRACES_SAMPLER's sampler (ParentBased(AlwaysOn) unless set), behind the gate.
+
+    `_get_from_env_or_default` is how the SDK's own TracerProvider reads the variable
+    (opentelemetry-sdk 1.45, `opentelemetry/sdk/trace/__init__.py`, TracerProvider.__init__).
+    """
+    return CollectorGate(sampling._get_from_env_or_default(), exporter)

@@ -8,12 +8,14 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision
 
 from services.bench.receiver import OtlpReceiver
 from services.contracts import TaskQueue
@@ -21,8 +23,8 @@ from services.runtime import trace_export
 from services.runtime.config import TelemetrySettings
 from services.runtime.devserver import DevServer, free_port
 from services.runtime.local_stack import LocalStack
-from services.runtime.trace_export import EXPORT_TIMEOUT_SECONDS, build_exporter
-from tests.integration.helpers import order_json, rtw, write_order
+from services.runtime.trace_export import CollectorGate, build_exporter
+from tests.integration.helpers import eventually, order_json, rtw, write_order
 
 DROPPED = "spans dropped: the OTLP collector at"
 
@@ -39,35 +41,40 @@ def finished_spans(count: int) -> list[ReadableSpan]:
     return list(memory.get_finished_spans())
 
 
-async def test_the_exporter_says_once_that_spans_are_dropped_and_once_that_they_flow_again(
+async def until(check: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    await eventually(lambda: asyncio.sleep(0.02), lambda _: check(), timeout=timeout)
+
+
+async def test_a_dead_collector_is_said_once_costs_no_spans_and_is_found_again(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(trace_export, "RETRY_AFTER_SECONDS", 1.0)
+    monkeypatch.setattr(trace_export, "RETRY_AFTER_SECONDS", 0.5)
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     exporter = build_exporter(TelemetrySettings(exporter_otlp_endpoint=endpoint))
+    gate = CollectorGate(ALWAYS_ON, exporter)
     caplog.set_level(logging.INFO, logger="services.runtime.trace_export")
 
+    exporter.watch()
+    await until(lambda: exporter.reachable is False)
     began = time.monotonic()
-    first = await asyncio.to_thread(exporter.export, finished_spans(2))
-    tried_for = time.monotonic() - began
-    began = time.monotonic()
-    more = [await asyncio.to_thread(exporter.export, finished_spans(2)) for _ in range(5)]
+    dropped_batches = [exporter.export(finished_spans(2)) for _ in range(5)]
     dropped_in = time.monotonic() - began
+    await asyncio.sleep(1.2)  # the watcher asks twice more
 
-    assert first is SpanExportResult.FAILURE
-    assert tried_for < EXPORT_TIMEOUT_SECONDS + 1, f"one export took {tried_for:.1f}s"
-    assert more == [SpanExportResult.FAILURE] * 5
+    assert dropped_batches == [SpanExportResult.FAILURE] * 5
     assert dropped_in < 0.5, "while the collector is down, batches are dropped at once"
+    assert gate.should_sample(None, 1, "RunWorkflow:OrderSaga").decision is Decision.DROP
     dropped = [r.getMessage() for r in caplog.records if DROPPED in r.getMessage()]
     assert dropped == [
         f"{DROPPED} {endpoint} does not answer (OTEL_EXPORTER_OTLP_ENDPOINT); tracing goes on "
         "and exports again once it does"
     ]
-    assert exporter.collector_down()
 
     async with OtlpReceiver(port=port) as receiver:
-        await asyncio.sleep(1.0)  # RETRY_AFTER_SECONDS: the next batch tries again
+        await until(lambda: exporter.reachable is None)  # the watcher found it listening
+        sampled = gate.should_sample(None, 1, "RunWorkflow:OrderSaga")
+        assert sampled.decision is Decision.RECORD_AND_SAMPLE
         result = await asyncio.to_thread(exporter.export, finished_spans(2))
         assert result is SpanExportResult.SUCCESS
         assert receiver.span_count == 2
