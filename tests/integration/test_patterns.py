@@ -24,6 +24,7 @@ from services.contracts import (
     ReconciliationReport,
     ShipmentStatus,
 )
+from services.runtime.child_process import rtw_command
 from services.runtime.devserver import DevServer
 from tests.integration.helpers import (
     LARGE_ITEMS,
@@ -136,10 +137,11 @@ async def test_large_order_waits_for_approval_then_ships_on_carrier_events(
     # --wait told the person at the terminal what happened and what it waited for
     progress = finished.stderr.splitlines()
     assert all(line.startswith(f"rtw: order {order_id}: ") for line in progress), progress
+    rtw_cmd = rtw_command()  # as it can be typed here (`.venv/bin/rtw` from the checkout)
     awaiting = (
         f"rtw: order {order_id}: awaiting approval: run "
-        f"`rtw order approve {order_id} --reviewer NAME` "
-        f"(or `rtw order reject {order_id} --reviewer NAME`)"
+        f"`{rtw_cmd} order approve {order_id} --reviewer NAME` "
+        f"(or `{rtw_cmd} order reject {order_id} --reviewer NAME`)"
     )
     assert awaiting in progress
     assert progress.index(awaiting) < progress.index(f"rtw: order {order_id}: shipping")
