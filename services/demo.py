@@ -36,9 +36,9 @@ from services.orchestration.client import (
     start_order,
     wait_for_order,
 )
-from services.runtime.child_process import rtw_command
 from services.runtime.config import Settings
 from services.runtime.connection import connect
+from services.runtime.invocation import rtw_command
 from services.runtime.stop_signals import StopSignals
 
 #: The demo plays the carrier itself (to show the signals), so its workers do not.

@@ -15,11 +15,11 @@ from services.contracts import TaskQueue
 from services.gateway.process import GatewayProcess
 from services.gateway.settings import GatewaySettings
 from services.runtime.bytecode import compile_services
-from services.runtime.child_process import rtw_command
 from services.runtime.config import Settings
 from services.runtime.connection import connect
 from services.runtime.database import open_database
 from services.runtime.devserver import DevServer, free_port, port_in_use
+from services.runtime.invocation import rtw_command
 from services.runtime.local_stack import LocalStack
 from services.runtime.stop_signals import StopSignals
 

@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 
 from services.contracts import STATUS_QUERY, OrderState, OrderStatus
 from services.orchestration.client import workflow_pollers
-from services.runtime.child_process import rtw_command
+from services.runtime.invocation import rtw_command
 
 logger = logging.getLogger(__name__)
 

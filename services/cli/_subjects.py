@@ -5,11 +5,12 @@ SDK's `workflow not found for ID` or `workflow execution already completed`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from typing import TYPE_CHECKING
 
 from services.contracts import order_workflow_id, shipment_workflow_id, subscription_workflow_id
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class Subject:
 
     async def not_found(self, client: Client) -> str:
         """The line for a NOT_FOUND answer: there is none, or it has ended already."""
+        from temporalio.client import WorkflowExecutionStatus
+        from temporalio.service import RPCError, RPCStatusCode
+
         try:
             description = await client.get_workflow_handle(self.workflow_id).describe()
         except RPCError as exc:

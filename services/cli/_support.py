@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from pydantic import ValidationError
 
-from services.runtime.child_process import rtw_command
 from services.runtime.config import Settings, describe_settings_error, load_settings
+from services.runtime.invocation import rtw_command
 
 if TYPE_CHECKING:
     from temporalio.client import Client

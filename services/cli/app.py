@@ -153,7 +153,7 @@ def demo(
 
 def _port_taken_advice(port: int, command: str) -> str:
     """What to run when the embedded server's port is taken: use the server there."""
-    from services.runtime.child_process import rtw_command
+    from services.runtime.invocation import rtw_command
 
     use = f"'TEMPORAL_ADDRESS=localhost:{port} {rtw_command()} {command}'"
     if command == "demo":

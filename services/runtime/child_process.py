@@ -1,34 +1,14 @@
-"""rtw services as child processes: spawn `python -m services …`, wait for `/readyz`; and
-how a person runs `rtw` on this machine, for the commands that messages suggest."""
+"""rtw services as child processes: spawn `python -m services …`, wait for `/readyz`."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shlex
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
-
-
-def rtw_command() -> str:
-    """The `rtw` command as a person can type it here: `rtw` when that is on PATH, else the
-    console script next to this interpreter (`.venv/bin/rtw` from the checkout), else
-    `python -m services`. Every command a message suggests starts with it."""
-    script = Path(sys.executable).parent / "rtw"
-    if not script.exists():
-        return f"{shlex.quote(sys.executable)} -m services"
-    on_path = shutil.which("rtw")
-    if on_path is not None and Path(on_path).resolve() == script.resolve():
-        return "rtw"
-    try:
-        relative = script.relative_to(Path.cwd())
-    except ValueError:
-        return shlex.quote(str(script))
-    return shlex.quote(str(relative) if relative.parent != Path() else f"./{relative}")
 
 
 async def spawn_rtw(

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from services.runtime.child_process import rtw_command
 from services.runtime.devserver import DevServer, free_port
+from services.runtime.invocation import rtw_command
 from tests.integration.helpers import eventually, order_json, rtw, write_order
 
 pytestmark = pytest.mark.integration

@@ -24,8 +24,8 @@ from services.contracts import (
     ReconciliationReport,
     ShipmentStatus,
 )
-from services.runtime.child_process import rtw_command
 from services.runtime.devserver import DevServer
+from services.runtime.invocation import rtw_command
 from tests.integration.helpers import (
     LARGE_ITEMS,
     WorkerStack,
