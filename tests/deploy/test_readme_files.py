@@ -14,11 +14,18 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NAMED = re.compile(r"(?:--file |-f |< |--data @)([\w.-][\w./-]*\.(?:json|ya?ml))")
 
 
+#: Files a doc's own commands write first (`cat > rtw-values.yaml <<'EOF'`).
+WRITTEN = re.compile(r"(?:>|tee) ([\w.-][\w./-]*)")
+
+
 def named_files() -> list[tuple[str, str]]:
     found = []
     for doc in DOCS:
-        for match in NAMED.finditer(doc.read_text(encoding="utf-8")):
-            found.append((doc.name, match.group(1).rstrip(".")))
+        text = doc.read_text(encoding="utf-8")
+        written = set(WRITTEN.findall(text))
+        for match in NAMED.finditer(text):
+            if match.group(1) not in written:
+                found.append((doc.name, match.group(1).rstrip(".")))
     return found
 
 
