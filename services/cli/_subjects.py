@@ -40,14 +40,8 @@ class Subject:
 
 
 def order(order_id: str, action: str) -> Subject:
-    """An order's saga (said as `rtw order status` and `cancel` say it)."""
-    workflow_id = order_workflow_id(order_id)
-    return Subject(
-        f"order {order_id}",
-        workflow_id,
-        action,
-        absent=f"no order {order_id} (no workflow {workflow_id})",
-    )
+    """An order's saga."""
+    return Subject(f"order {order_id}", order_workflow_id(order_id), action)
 
 
 def shipment(order_id: str, action: str) -> Subject:

@@ -325,7 +325,7 @@ def order_cancel(order_id: Annotated[str, typer.Argument(help="the order's id")]
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise
-            typer.echo(f"rtw: no order {order_id} (no workflow {handle.id})", err=True)
+            typer.echo(f"rtw: no order {order_id}", err=True)
             return 1
         typer.echo(f"{handle.id}: cancellation requested (the saga compensates)")
         return 0
