@@ -5,35 +5,53 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
+# One stamp per extra and pyproject.toml version: `make demo` installs the lean `demo` extra,
+# `make install`/`make test` the `dev` extra (a superset), so `make test` after `make demo`
+# upgrades the venv, and `make demo` after `make install` installs nothing.
+PYPROJECT_HASH := $(shell sha256sum pyproject.toml | cut -c1-12)
+DEMO_STAMP := $(VENV)/.installed-demo-$(PYPROJECT_HASH)
+DEV_STAMP := $(VENV)/.installed-dev-$(PYPROJECT_HASH)
 
-$(STAMP): pyproject.toml
+$(DEMO_STAMP): pyproject.toml
+	@if [ -e $(DEV_STAMP) ]; then touch $@; exit 0; fi; \
+	set -e; test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[demo]'; \
+	$(BIN)/python -m compileall -q services; \
+	rm -f $(VENV)/.installed-*; touch $@
+
+$(DEV_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	$(BIN)/python -m compileall -q services
-	@rm -f $(VENV)/.installed-* && touch $@
+	@rm -f $(VENV)/.installed-* && touch $@ $(DEMO_STAMP)
 
-.PHONY: install  ## create .venv and install rtw with its dev tools
-install: $(STAMP)
+.PHONY: install  ## create .venv and install rtw with its test and lint tools (the dev extra)
+install: $(DEV_STAMP)
+
+.PHONY: install-demo  ## create .venv with only what the demo runs (the demo extra)
+install-demo: $(DEMO_STAMP)
+
+.PHONY: system-packages  ## install the Debian packages the tests need, when missing (root or sudo)
+system-packages:
+	bash deploy/tools/install-system-packages.sh
 
 .PHONY: demo  ## run the demo: embedded Temporal, three workers, five orders, then stop
-demo: install
+demo: install-demo
 	$(BIN)/rtw demo
 
 .PHONY: dev  ## run the local stack until Ctrl+C (Web UI on http://localhost:8233)
-dev: install
+dev: install-demo
 	$(BIN)/rtw dev
 
-.PHONY: tools  ## install pinned helm and checkov under .tools/ (used by the chart tests)
+.PHONY: tools  ## install pinned helm, checkov and actionlint under .tools/ (chart and CI tests)
 tools:
 	bash deploy/tools/install-helm.sh
 	bash deploy/tools/install-checkov.sh
 	bash deploy/tools/install-actionlint.sh
 
-.PHONY: test  ## the whole suite: unit, integration (real server + workers), chart, container
-test: install tools
+.PHONY: test  ## everything CI runs: system packages, tools, the image, lint, then the whole suite
+test: system-packages install tools image lint
 	$(BIN)/python -m pytest -ra --durations=10 $(PYTEST_ARGS)
 
 .PHONY: test-unit  ## unit tests only (time-skipping server, no worker processes)
@@ -41,7 +59,7 @@ test-unit: install
 	$(BIN)/python -m pytest -ra -m "not integration and not chart and not k8s and not container" $(PYTEST_ARGS)
 
 .PHONY: test-integration  ## integration tests (dev server + real worker processes)
-test-integration: install
+test-integration: system-packages install
 	$(BIN)/python -m pytest -ra -m integration $(PYTEST_ARGS)
 
 .PHONY: test-chart  ## Helm chart tests (helm lint/template, kubernetes-validate, checkov)
@@ -58,7 +76,7 @@ image:
 	bash deploy/tools/build-image.sh
 
 .PHONY: test-container  ## the real image: non-root, read-only root, SIGTERM, a saga in containers
-test-container: install image
+test-container: system-packages install image
 	$(BIN)/python -m pytest -ra -m container $(PYTEST_ARGS)
 
 .PHONY: bench  ## platform vs bare SDK, ratios and figures in bench/results/latest.json (PROFILE=quick|full)

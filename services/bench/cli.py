@@ -159,6 +159,34 @@ def _off_on(
     typer.echo(f"wrote {json_path} and {md_path}")
 
 
+@bench_app.command("collector")
+def collector(
+    demo_runs: Annotated[int, typer.Option(min=1, help="`rtw demo` runs per variant")] = 3,
+    sagas: Sagas = 40,
+    blocks: Blocks = 6,
+    concurrency: Concurrency = 16,
+    out_dir: OutDir = RESULTS,
+) -> None:
+    """What a collector that does not answer costs: `rtw demo` wall time and saga
+    throughput, tracing off vs OTEL_EXPORTER_OTLP_ENDPOINT where nothing listens (budget 10 %)."""
+    from services.bench.collector import run_collector_bench
+
+    async def bench(config: Any, *, command: str) -> tuple[Path, Path, dict[str, Any]]:
+        return await run_collector_bench(
+            config, demo_runs=demo_runs, command=f"{command} --demo-runs {demo_runs}"
+        )
+
+    _off_on(
+        "collector",
+        bench,
+        sagas=sagas,
+        blocks=blocks,
+        concurrency=concurrency,
+        out_dir=out_dir,
+        show_report=True,
+    )
+
+
 @bench_app.command("tracing")
 def tracing(
     sagas: Sagas = 80, blocks: Blocks = 6, concurrency: Concurrency = 16, out_dir: OutDir = RESULTS

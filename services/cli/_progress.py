@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 
 from services.contracts import STATUS_QUERY, OrderState, OrderStatus
 from services.orchestration.client import workflow_pollers
+from services.runtime.invocation import rtw_command
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,11 @@ POLL_INTERVAL_SECONDS = 1.0
 def describe_state(order_id: str, state: OrderState) -> str:
     """The stderr line for a state the order entered, with the next command when it waits."""
     if state is OrderState.AWAITING_APPROVAL:
+        rtw = rtw_command()
         return (
             f"rtw: order {order_id}: awaiting approval: run "
-            f"`rtw order approve {order_id} --reviewer NAME` "
-            f"(or `rtw order reject {order_id} --reviewer NAME`)"
+            f"`{rtw} order approve {order_id} --reviewer NAME` "
+            f"(or `{rtw} order reject {order_id} --reviewer NAME`)"
         )
     return f"rtw: order {order_id}: {state.value}"
 
@@ -55,10 +57,11 @@ async def report_progress(
             pollers = await workflow_pollers(client, task_queue)
             if pollers == 0:
                 if not warned and loop.time() - began >= no_worker_after:
+                    rtw = rtw_command()
                     typer.echo(
                         f"rtw: warning: no worker polls task queue {task_queue!r}; the order "
-                        "waits until one does (start one with 'rtw worker orchestration' "
-                        "or 'rtw dev')",
+                        f"waits until one does (start one with '{rtw} worker orchestration' "
+                        f"or '{rtw} dev')",
                         err=True,
                     )
                     warned = True

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from services.runtime.config import Settings, describe_settings_error, load_settings
+from services.runtime.invocation import rtw_command
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -51,11 +52,31 @@ def connection_reason(exc: BaseException) -> str:
     return "connection failed"
 
 
+#: Hosts where `rtw dev` can start the server a client command looks for.
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def start_server_advice(address: str) -> str:
+    """What to run so that a client command finds Temporal at `address`: `rtw dev` on that
+    port for a local address; for another host, only the variable to check."""
+    host, _, port = address.rpartition(":")
+    if host not in _LOCAL_HOSTS or not port.isdigit():
+        return "check TEMPORAL_ADDRESS, or start a local stack with " + f"'{rtw_command()} dev'"
+    options = "" if port == "7233" else f" --port {port}"
+    return f"start one with '{rtw_command()} dev{options}' or set TEMPORAL_ADDRESS"
+
+
+def typed_advice(message: str) -> str:
+    """A message from a lower layer with its suggested `'rtw …'` commands written the way
+    `rtw` can be typed here (`'.venv/bin/rtw …'` when it is not on PATH)."""
+    return message.replace("'rtw ", f"'{rtw_command()} ")
+
+
 def unreachable_message(address: str, exc: BaseException) -> str:
     """The one line a client command prints when Temporal cannot be reached."""
     return (
         f"rtw: cannot reach Temporal at {address}: {connection_reason(exc)}; "
-        "start one with 'rtw dev' or set TEMPORAL_ADDRESS"
+        f"{start_server_advice(address)}"
     )
 
 

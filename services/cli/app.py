@@ -18,7 +18,13 @@ from pydantic import ValidationError
 
 from services.bench.cli import bench_app
 from services.chaos.cli import chaos
-from services.cli._support import print_json, run_client_command, settings_or_exit
+from services.cli._help import whole_help
+from services.cli._support import (
+    print_json,
+    run_client_command,
+    settings_or_exit,
+    typed_advice,
+)
 from services.cli.codec import codec_init, codec_key, codec_server, codec_token
 from services.cli.deployment import deployment_app
 from services.cli.gateway import gateway
@@ -31,6 +37,7 @@ app = typer.Typer(
     help="rtw: real-time workflows on Temporal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
 )
 order_app = typer.Typer(help="Start and inspect order sagas.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
@@ -46,6 +53,26 @@ app.command("codec-init")(codec_init)
 app.command("chaos")(chaos)
 app.command("ping")(ping)
 app.command("gateway")(gateway)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from services.runtime.telemetry import service_version
+
+        typer.echo(f"rtw {service_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """rtw: real-time workflows on Temporal."""
 
 
 @app.command()
@@ -101,12 +128,13 @@ def dev(
         typer.Option(help="HTTP gateway port (API, inbox, webhooks)", envvar="RTW_GATEWAY_PORT"),
     ] = 8000,
 ) -> None:
-    """Run the local stack (embedded Temporal unless TEMPORAL_ADDRESS is set) until Ctrl+C."""
+    """Run the local stack (embedded Temporal unless TEMPORAL_ADDRESS is set) until Ctrl+C;
+    then every worker and the gateway finish their in-flight work and exit."""
     from services.devstack import run_dev
 
     settings = settings_or_exit()
     raise typer.Exit(
-        _run_stack(run_dev(settings, port=port, ui_port=ui_port, gateway_port=gateway_port))
+        _run_stack(run_dev(settings, port=port, ui_port=ui_port, gateway_port=gateway_port), "dev")
     )
 
 
@@ -115,22 +143,36 @@ def demo(
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
     port: Annotated[int, typer.Option(help="Temporal gRPC port of the embedded server")] = 7233,
 ) -> None:
-    """Start the stack, run five demo orders (one per outcome), print them, stop everything."""
-    from services.devstack import run_demo
+    """Start the stack, run five demo orders (one per outcome) on task queues of their own,
+    print how each ended, stop everything."""
+    from services.demo import run_demo
 
     settings = settings_or_exit()
-    raise typer.Exit(_run_stack(run_demo(settings, port=port, ui_port=ui_port)))
+    raise typer.Exit(_run_stack(run_demo(settings, port=port, ui_port=ui_port), "demo"))
 
 
-def _run_stack(main: Coroutine[Any, Any, int]) -> int:
+def _port_taken_advice(port: int, command: str) -> str:
+    """What to run when the embedded server's port is taken: use the server there."""
+    from services.runtime.invocation import rtw_command
+
+    use = f"'TEMPORAL_ADDRESS=localhost:{port} {rtw_command()} {command}'"
+    if command == "demo":
+        return f"run the demo against it with {use} (the demo uses task queues of its own)"
+    return f"stop it, or run the workers against it with {use}"
+
+
+def _run_stack(main: Coroutine[Any, Any, int], command: str) -> int:
     """Run a local-stack coroutine, turning start-up failures into one clear line."""
     from services.gateway.process import GatewayProcessError
     from services.runtime.database import DatabaseError
-    from services.runtime.devserver import DevServerError
+    from services.runtime.devserver import DevServerError, PortTakenError
     from services.runtime.local_stack import WorkerProcessError
 
     try:
         return asyncio.run(main)
+    except PortTakenError as exc:
+        typer.echo(f"rtw: {exc} {_port_taken_advice(exc.port, command)}", err=True)
+        return 1
     except (DevServerError, WorkerProcessError, GatewayProcessError, DatabaseError) as exc:
         typer.echo(f"rtw: {exc}", err=True)
         return 1
@@ -246,7 +288,7 @@ def order_status_cmd(order_id: Annotated[str, typer.Argument(help="the order's i
         try:
             found = await explain_order(client, order_id)
         except OrderStatusUnavailableError as exc:
-            typer.echo(f"rtw: {exc}", err=True)
+            typer.echo(f"rtw: {typed_advice(str(exc))}", err=True)
             return 1
         status = found if isinstance(found, OrderStatus) else found.status
         if status is not None:
@@ -283,7 +325,7 @@ def order_cancel(order_id: Annotated[str, typer.Argument(help="the order's id")]
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise
-            typer.echo(f"rtw: no order {order_id} (no workflow {handle.id})", err=True)
+            typer.echo(f"rtw: no order {order_id}", err=True)
             return 1
         typer.echo(f"{handle.id}: cancellation requested (the saga compensates)")
         return 0
@@ -303,6 +345,7 @@ def _register_patterns() -> None:
 
 
 _register_patterns()
+whole_help(app)
 
 
 def main() -> None:

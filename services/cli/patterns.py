@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from services.cli._subjects import Subject, order, shipment, subscription
 from services.cli._support import print_json, run_client_command
-from services.contracts import CarrierEventKind, TaskQueue
+from services.contracts import PLAN_PRICES_CENTS, CarrierEventKind, TaskQueue
 from services.runtime.config import Settings
 
 subscription_app = typer.Typer(
@@ -20,13 +21,17 @@ subscription_app = typer.Typer(
 schedules_app = typer.Typer(help="Apply and list the Temporal Schedules.", no_args_is_help=True)
 shipment_app = typer.Typer(help="Feed carrier events to shipments.", no_args_is_help=True)
 
+#: The plans a subscription can be on (`--plan` of `start` and `change-plan`).
+PLANS = " | ".join(PLAN_PRICES_CENTS)
+
 ReviewerOption = Annotated[str, typer.Option("--reviewer", "-r", help="who decides")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="why (kept in the order's status)")]
 
 
-def _run(body: Callable[[Any, Settings], Awaitable[int]]) -> None:
-    """Connect, run `body(client, settings)`, turn Temporal errors into one line + exit 1."""
-    from temporalio.client import WorkflowUpdateFailedError
+def _run(body: Callable[[Any, Settings], Awaitable[int]], subject: Subject | None = None) -> None:
+    """Connect, run `body(client, settings)`, turn Temporal errors into one line + exit 1,
+    in the words of `subject` (`no order o-1`, `order o-1 has ended (completed)`)."""
+    from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
     from temporalio.exceptions import ApplicationError
     from temporalio.service import RPCError, RPCStatusCode
 
@@ -38,9 +43,16 @@ def _run(body: Callable[[Any, Settings], Awaitable[int]]) -> None:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
             typer.echo(f"rtw: refused: {message}", err=True)
             return 1
+        except WorkflowQueryFailedError as exc:
+            what = subject.noun if subject else "the workflow"
+            typer.echo(f"rtw: cannot read the status of {what}: {exc.message}", err=True)
+            return 1
         except RPCError as exc:
             if exc.status is RPCStatusCode.UNAVAILABLE:
                 raise  # the server went away: run_client_command says so in one line
+            if exc.status is RPCStatusCode.NOT_FOUND and subject is not None:
+                typer.echo(f"rtw: {await subject.not_found(client)}", err=True)
+                return 1
             typer.echo(f"rtw: {exc.message}", err=True)
             return 1
 
@@ -70,7 +82,7 @@ def _decide(decision: str, order_id: str, reviewer: str, reason: str) -> None:
         print_json(result.model_dump(mode="json"))
         return 0
 
-    _run(body)
+    _run(body, order(order_id, decision))
 
 
 def order_approve(
@@ -114,7 +126,7 @@ def shipment_event(
         print_json(carrier_event.model_dump(mode="json"))
         return 0
 
-    _run(body)
+    _run(body, shipment(order_id, "send"))
 
 
 @shipment_app.command("status")
@@ -128,7 +140,7 @@ def shipment_status_cmd(
         print_json((await shipment_status(client, order_id)).model_dump(mode="json"))
         return 0
 
-    _run(body)
+    _run(body, shipment(order_id, "read"))
 
 
 # -- subscriptions: a long-running entity ------------------------------------------------
@@ -138,7 +150,7 @@ def shipment_status_cmd(
 def subscription_start(
     subscription_id: Annotated[str, typer.Option("--id", help="the subscription's id")],
     customer_id: Annotated[str, typer.Option("--customer", help="who pays")],
-    plan: Annotated[str, typer.Option(help="basic | standard | premium")] = "basic",
+    plan: Annotated[str, typer.Option(help=PLANS)] = "basic",
     payment_method: Annotated[str, typer.Option(help="payment method token")] = "pm_card_visa",
     currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
 ) -> None:
@@ -173,7 +185,7 @@ def subscription_start(
 @subscription_app.command("change-plan")
 def subscription_change_plan(
     subscription_id: Annotated[str, typer.Argument(help="the subscription's id")],
-    plan: Annotated[str, typer.Argument(help="plan to bill from the next cycle")],
+    plan: Annotated[str, typer.Option(help="plan to bill from the next cycle: " + PLANS)],
 ) -> None:
     """Change the plan from the next billing cycle (update `change_plan`)."""
     from services.contracts import CHANGE_PLAN, ChangePlanRequest, SubscriptionStatus
@@ -186,7 +198,7 @@ def subscription_change_plan(
         print_json(status.model_dump(mode="json"))
         return 0
 
-    _run(body)
+    _run(body, subscription(subscription_id, "change"))
 
 
 @subscription_app.command("cancel")
@@ -205,7 +217,7 @@ def subscription_cancel(
         print_json(status.model_dump(mode="json"))
         return 0
 
-    _run(body)
+    _run(body, subscription(subscription_id, "cancel"))
 
 
 @subscription_app.command("status")
@@ -223,7 +235,7 @@ def subscription_status(
         print_json(status.model_dump(mode="json"))
         return 0
 
-    _run(body)
+    _run(body, subscription(subscription_id, "read"))
 
 
 # -- schedules ---------------------------------------------------------------------------

@@ -19,7 +19,12 @@ async def spawn_rtw(
     module: str = "services",
 ) -> asyncio.subprocess.Process:
     """Start `python -m MODULE ARGS` with `env` over this process's environment; its output
-    goes to `log_file` (appended) or, without one, to this process's terminal."""
+    goes to `log_file` (appended) or, without one, to this process's terminal.
+
+    The child runs in a session of its own, so a terminal's Ctrl+C (SIGINT to the foreground
+    process group) reaches only the parent, which stops its children with one SIGTERM each:
+    one shutdown, one drain, instead of a SIGINT and then a SIGTERM that force them down.
+    """
     out: object = None
     handle = None
     if log_file is not None:
@@ -36,6 +41,7 @@ async def spawn_rtw(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,  # type: ignore[arg-type]
             stderr=out,  # type: ignore[arg-type]
+            start_new_session=True,
         )
     finally:
         if handle is not None:

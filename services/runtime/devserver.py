@@ -67,6 +67,14 @@ class DevServerError(RuntimeError):
     """The dev server could not be found or did not come up."""
 
 
+class PortTakenError(DevServerError):
+    """Something (another Temporal server, most likely) already listens on the port."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} is taken (another Temporal server runs there?):")
+        self.port = port
+
+
 def installed_binary(name: str, *, package: str) -> str:
     """Path of a binary installed next to this interpreter (pip puts them there), or on PATH."""
     beside = Path(sys.executable).parent / name
@@ -161,10 +169,7 @@ class DevServer:
     async def start(self, *, timeout: float = 60.0) -> None:
         """Start the server and wait until it answers; raise with its log when it does not."""
         if port_in_use(self.port):
-            raise DevServerError(
-                f"port {self.port} is taken: another Temporal server runs there. Stop it, or set "
-                f"TEMPORAL_ADDRESS=localhost:{self.port} to use it."
-            )
+            raise PortTakenError(self.port)
         self._db_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_file.parent.mkdir(parents=True, exist_ok=True)
         log = self._log_file.open("ab")
@@ -174,6 +179,9 @@ class DevServer:
             stderr=log,
             stdin=asyncio.subprocess.DEVNULL,
             env={**os.environ},
+            # Its own session: a terminal's Ctrl+C must not stop the server under workers
+            # that are still draining; the owner stops it last (see child_process.spawn_rtw).
+            start_new_session=True,
         )
         log.close()
         deadline = asyncio.get_running_loop().time() + timeout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Mapping, Sequence
@@ -67,6 +68,8 @@ class LocalStack:
     env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     queues: Sequence[TaskQueue] = tuple(TaskQueue)
+    #: How long `stop` waits for a worker to drain before killing it (above the drain time).
+    stop_timeout: float = 60.0
     workers: dict[TaskQueue, WorkerProcess] = field(default_factory=dict, init=False)
 
     async def start(self, *, timeout: float = 60.0) -> None:
@@ -88,6 +91,15 @@ class LocalStack:
         logger.info("workers ready: %s", ", ".join(q.value for q in self.workers))
 
     async def stop(self) -> dict[TaskQueue, int]:
-        """SIGTERM every worker and collect exit codes."""
-        codes = await asyncio.gather(*(w.stop() for w in self.workers.values()))
+        """SIGTERM every worker (each drains its in-flight work) and collect exit codes."""
+        codes = await asyncio.gather(
+            *(w.stop(timeout=self.stop_timeout) for w in self.workers.values())
+        )
         return dict(zip(self.workers, codes, strict=True))
+
+    def force(self) -> None:
+        """Signal every running worker again: one already draining exits at once (130)."""
+        for worker in self.workers.values():
+            if worker.process is not None and worker.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.send_signal(signal.SIGTERM)

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from services.runtime.config import OtlpProtocol, Settings, TelemetrySettings
+from services.runtime.config import Settings, TelemetrySettings
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace.export import SpanExporter
     from temporalio.contrib.opentelemetry import ReplaySafeTracerProvider
+
+    from services.runtime.trace_export import ReportingExporter
 
 logger = logging.getLogger(__name__)
 
@@ -96,34 +97,6 @@ def build_resource(
     )
 
 
-def traces_endpoint(telemetry: TelemetrySettings) -> str | None:
-    """Where spans go. A base endpoint gets `/v1/traces` appended for OTLP/HTTP (per spec)."""
-    if telemetry.exporter_otlp_traces_endpoint:
-        return telemetry.exporter_otlp_traces_endpoint
-    base = telemetry.exporter_otlp_endpoint
-    if base is None:
-        return None
-    if telemetry.protocol is OtlpProtocol.HTTP_PROTOBUF:
-        return base.rstrip("/") + "/v1/traces"
-    return base
-
-
-def build_exporter(telemetry: TelemetrySettings) -> SpanExporter:
-    """The OTLP span exporter for the configured protocol (gRPC unless http/protobuf)."""
-    endpoint = traces_endpoint(telemetry)
-    if telemetry.protocol is OtlpProtocol.HTTP_PROTOBUF:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter as HttpExporter,
-        )
-
-        return HttpExporter(endpoint=endpoint)
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-        OTLPSpanExporter as GrpcExporter,
-    )
-
-    return GrpcExporter(endpoint=endpoint)
-
-
 @dataclass
 class Telemetry:
     """Tracing state of one process; `provider` is None when tracing is off.
@@ -134,6 +107,7 @@ class Telemetry:
 
     provider: ReplaySafeTracerProvider | None = None
     service: str = ""
+    exporter: ReportingExporter | None = None
 
     @property
     def enabled(self) -> bool:
@@ -149,18 +123,23 @@ class Telemetry:
     def shutdown(self, timeout_seconds: float = FLUSH_TIMEOUT_SECONDS) -> bool:
         """Export what is buffered and stop, within `timeout_seconds` (idempotent).
 
-        The exporter retries an unreachable collector for up to OTEL_EXPORTER_OTLP_TIMEOUT;
-        the wait is bounded here so that a dead collector never holds a process up (both the
-        worker and the CLI exit right after). True when everything was exported in time.
+        The exporter retries an unreachable collector for up to its export timeout; the
+        wait is bounded here so that a dead collector never holds a process up (both the
+        worker and the CLI exit right after), and skipped when the collector is known to be
+        down (the last export failed, or nothing listens). True when everything went out.
         """
         provider, self.provider = self.provider, None
         if provider is None:
             return True
+        if self.exporter is not None and self.exporter.collector_down():
+            timeout_seconds = 0.0  # the spans cannot go anywhere: do not wait for them
         done = threading.Thread(target=provider.shutdown, name="otel-shutdown", daemon=True)
         done.start()
         done.join(timeout_seconds)
         if done.is_alive():
-            logger.warning("spans not exported within %ss: collector unreachable?", timeout_seconds)
+            if timeout_seconds:
+                where = self.exporter.endpoint if self.exporter is not None else "the collector"
+                logger.warning("last spans not exported within %ss to %s", timeout_seconds, where)
             return False
         return True
 
@@ -172,8 +151,10 @@ class Telemetry:
             self.shutdown(CLI_FLUSH_TIMEOUT_SECONDS)
 
 
-#: The one tracer provider this process installed (OpenTelemetry's global is set-once).
+#: The one tracer provider this process installed (OpenTelemetry's global is set-once), and
+#: its exporter.
 _installed: ReplaySafeTracerProvider | None = None
+_exporter: ReportingExporter | None = None
 
 
 def start_telemetry(
@@ -185,30 +166,36 @@ def start_telemetry(
     no duplicate spans on replay) exporting in batches over OTLP, and becomes
     OpenTelemetry's global provider, which the Temporal interceptors use.
     """
-    global _installed
+    global _installed, _exporter
     telemetry = settings.telemetry
     if not telemetry.enabled:
         return Telemetry(service=service)
     if _installed is not None:
-        return Telemetry(provider=_installed, service=service)
+        return Telemetry(provider=_installed, service=service, exporter=_exporter)
 
     from opentelemetry import trace
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from temporalio.contrib.opentelemetry import create_tracer_provider
 
+    from services.runtime.trace_export import build_exporter, gated_sampler, traces_endpoint
+
+    exporter = build_exporter(telemetry)
     provider = create_tracer_provider(
+        sampler=gated_sampler(exporter),  # nothing is recorded while the collector is down
         resource=build_resource(
             telemetry, service=service, environment=settings.environment, task_queue=task_queue
         ),
         shutdown_on_exit=False,  # shut down explicitly: the CLI leaves through os._exit
     )
-    provider.add_span_processor(BatchSpanProcessor(build_exporter(telemetry)))
+    # Batches leave on the processor's own thread: the work never waits for the collector.
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    exporter.watch()
     trace.set_tracer_provider(provider)
-    _installed = provider
+    _installed, _exporter = provider, exporter
     logger.info(
         "tracing on: %s to %s as %s",
         telemetry.protocol.value,
         traces_endpoint(telemetry),
         service,
     )
-    return Telemetry(provider=provider, service=service)
+    return Telemetry(provider=provider, service=service, exporter=exporter)

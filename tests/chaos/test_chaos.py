@@ -1,6 +1,7 @@
 """`rtw chaos --profile quick`, as a user runs it: kills, a crash after a committed capture,
 kills during compensations, a dev-server restart, a rolling restart, cancels at random
-moments and hostile input, all while sagas are in flight. The command must exit 0 and its report must show no loss."""
+moments and hostile input, all while sagas are in flight. The command must exit 0 and its
+report must show no loss."""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -14,11 +17,12 @@ import pytest
 from temporalio.client import Client
 
 from services.runtime.devserver import DevServer, free_port
-from tests.integration.helpers import order_json, rtw, write_order
+from services.runtime.invocation import rtw_command
+from tests.integration.helpers import eventually, order_json, rtw, write_order
 
 pytestmark = pytest.mark.integration
 
-UNREACHABLE_HINT = "start one with 'rtw dev' or set TEMPORAL_ADDRESS"
+RTW = rtw_command()  # `.venv/bin/rtw` from the checkout: what a person can type here
 
 CLIENT_COMMANDS = [
     ["order", "start", "--file", "ORDER"],
@@ -31,7 +35,7 @@ CLIENT_COMMANDS = [
     ["subscription", "start", "--id", "s-1", "--customer", "c-1"],
     ["subscription", "status", "s-1"],
     ["subscription", "cancel", "s-1"],
-    ["subscription", "change-plan", "s-1", "premium"],
+    ["subscription", "change-plan", "s-1", "--plan", "premium"],
     ["schedules", "apply"],
     ["schedules", "list"],
 ]
@@ -48,11 +52,19 @@ def spawn_wait(order_file: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A command in the background, its output discarded."""
+    return subprocess.Popen(
+        argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 @pytest.mark.parametrize("command", CLIENT_COMMANDS, ids=lambda c: " ".join(c[:2]))
 async def test_unreachable_temporal_is_one_line_and_exit_1(
     command: list[str], tmp_path: Path
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    port = free_port()
+    address = f"127.0.0.1:{port}"  # nothing listens there
     order_file = write_order(tmp_path, order_json("o-1"))
     args = [str(order_file) if a == "ORDER" else a for a in command]
 
@@ -62,7 +74,8 @@ async def test_unreachable_temporal_is_one_line_and_exit_1(
 
     assert result.code == 1, result
     assert result.stderr.splitlines() == [
-        f"rtw: cannot reach Temporal at {address}: connection refused; {UNREACHABLE_HINT}"
+        f"rtw: cannot reach Temporal at {address}: connection refused; start one with "
+        f"'{RTW} dev --port {port}' or set TEMPORAL_ADDRESS"
     ]
     assert "Traceback" not in result.stdout + result.stderr
     assert elapsed < 10, f"took {elapsed:.1f}s: client commands must not retry for long"
@@ -111,24 +124,39 @@ async def test_wait_warns_when_no_worker_polls_and_status_answers_quickly(
         warning = await asyncio.wait_for(asyncio.to_thread(proc.stderr.readline), timeout=20)
         assert warning.strip() == (
             f"rtw: warning: no worker polls task queue '{prefix}orchestration'; the order "
-            "waits until one does (start one with 'rtw worker orchestration' or 'rtw dev')"
+            f"waits until one does (start one with '{RTW} worker orchestration' or '{RTW} dev')"
         )
 
         began = time.monotonic()
         status = await rtw("order", "status", order_id, env=env)
         elapsed = time.monotonic() - began
+        assert status.code == 1, status
+        assert status.stderr.splitlines() == [
+            f"rtw: order {order_id} is running but no worker polls task queue "
+            f"'{prefix}orchestration' to answer its status; start one with "
+            f"'{RTW} worker orchestration' (or '{RTW} dev')"
+        ]
+        assert elapsed < 10, f"took {elapsed:.1f}s"
+
+        # The advice works as printed: the worker it names answers the status.
+        advice = re.search(r"start one with '([^']+)'", status.stderr)
+        assert advice is not None
+        worker = spawn(shlex.split(advice.group(1)), {**env, "RTW_DATA_DIR": str(tmp_path)})
+        try:
+            answered = await eventually(
+                lambda: rtw("order", "status", order_id, env=env),
+                lambda result: result.code == 0,
+                timeout=60,
+            )
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(worker.wait, 60) == 0
     finally:
         proc.kill()
         proc.wait()
         await dev_client.get_workflow_handle(f"order-{order_id}").terminate("test over")
 
-    assert status.code == 1, status
-    assert status.stderr.splitlines() == [
-        f"rtw: order {order_id} is running but no worker polls task queue "
-        f"'{prefix}orchestration' to answer its status; start one with "
-        "'rtw worker orchestration' (or 'rtw dev')"
-    ]
-    assert elapsed < 10, f"took {elapsed:.1f}s"
+    assert answered.json()["state"] in {"received", "authorizing"}, answered.stdout
 
 
 async def test_status_of_an_unknown_order_is_one_line(dev_server: DevServer) -> None:
@@ -136,9 +164,7 @@ async def test_status_of_an_unknown_order_is_one_line(dev_server: DevServer) -> 
         "order", "status", "no-such-order", env={"TEMPORAL_ADDRESS": dev_server.address}
     )
     assert result.code == 1
-    assert result.stderr.splitlines() == [
-        "rtw: no order no-such-order"
-    ]
+    assert result.stderr.splitlines() == ["rtw: no order no-such-order"]
 
 
 @pytest.mark.parametrize(
@@ -212,3 +238,47 @@ async def test_a_relative_data_dir_is_resolved_once_and_named(tmp_path: Path) ->
     assert outbox.stderr.splitlines() == [f"outbox in sqlite {database}"]
     assert outbox.stdout.splitlines() == ["no delivered messages"]
     assert database.exists()
+
+
+async def test_order_commands_speak_of_orders_never_of_workflows(
+    dev_server: DevServer, dev_client: Client, tmp_path: Path
+) -> None:
+    """Unknown and ended orders, shipments and subscriptions, in the commands' own words."""
+    env = {"TEMPORAL_ADDRESS": dev_server.address, "RTW_QUEUE_PREFIX": "nobody-voice-"}
+    ended = f"it-{uuid.uuid4().hex[:10]}"
+    started = await rtw("order", "start", "--file", str(write_order(tmp_path, order_json(ended))),
+                        env=env)  # fmt: skip
+    assert started.code == 0, started.stderr
+    await dev_client.get_workflow_handle(f"order-{ended}").terminate("test: an ended order")
+
+    said = {
+        " ".join(args): await rtw(*args, env=env)
+        for args in (
+            ("order", "approve", "nope", "--reviewer", "ann"),
+            ("order", "reject", ended, "--reviewer", "ann"),
+            ("order", "cancel", ended),
+            ("order", "cancel", "nope"),
+            ("shipment", "event", "nope", "delivered"),
+            ("shipment", "status", "nope"),
+            ("subscription", "change-plan", "s-nope", "--plan", "premium"),
+            ("subscription", "cancel", "s-nope"),
+            ("subscription", "status", "s-nope"),
+        )
+    }
+
+    assert {command: result.stderr.strip() for command, result in said.items()} == {
+        "order approve nope --reviewer ann": "rtw: no order nope",
+        f"order reject {ended} --reviewer ann": (
+            f"rtw: order {ended} has ended (terminated); nothing to reject"
+        ),
+        f"order cancel {ended}": f"rtw: order {ended} has ended (terminated); nothing to cancel",
+        "order cancel nope": "rtw: no order nope",
+        "shipment event nope delivered": (
+            "rtw: no shipment for order nope (it starts when the order ships)"
+        ),
+        "shipment status nope": "rtw: no shipment for order nope (it starts when the order ships)",
+        "subscription change-plan s-nope --plan premium": "rtw: no subscription s-nope",
+        "subscription cancel s-nope": "rtw: no subscription s-nope",
+        "subscription status s-nope": "rtw: no subscription s-nope",
+    }
+    assert {result.code for result in said.values()} == {1}

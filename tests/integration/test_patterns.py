@@ -25,6 +25,7 @@ from services.contracts import (
     ShipmentStatus,
 )
 from services.runtime.devserver import DevServer
+from services.runtime.invocation import rtw_command
 from tests.integration.helpers import (
     LARGE_ITEMS,
     WorkerStack,
@@ -136,10 +137,11 @@ async def test_large_order_waits_for_approval_then_ships_on_carrier_events(
     # --wait told the person at the terminal what happened and what it waited for
     progress = finished.stderr.splitlines()
     assert all(line.startswith(f"rtw: order {order_id}: ") for line in progress), progress
+    rtw_cmd = rtw_command()  # as it can be typed here (`.venv/bin/rtw` from the checkout)
     awaiting = (
         f"rtw: order {order_id}: awaiting approval: run "
-        f"`rtw order approve {order_id} --reviewer NAME` "
-        f"(or `rtw order reject {order_id} --reviewer NAME`)"
+        f"`{rtw_cmd} order approve {order_id} --reviewer NAME` "
+        f"(or `{rtw_cmd} order reject {order_id} --reviewer NAME`)"
     )
     assert awaiting in progress
     assert progress.index(awaiting) < progress.index(f"rtw: order {order_id}: shipping")
@@ -279,10 +281,10 @@ async def test_subscription_lifecycle_through_the_cli(stack: Stack) -> None:
     assert first["state"] == "active"
     assert first["next_billing_at"] is not None
 
-    changed = await rtw("subscription", "change-plan", sub_id, "premium", env=stack.env)
+    changed = await rtw("subscription", "change-plan", sub_id, "--plan", "premium", env=stack.env)
     assert changed.code == 0, changed.stderr
     assert changed.json()["pending_plan"] == "premium"
-    unknown = await rtw("subscription", "change-plan", sub_id, "gold", env=stack.env)
+    unknown = await rtw("subscription", "change-plan", sub_id, "--plan", "gold", env=stack.env)
     assert unknown.code == 1
     assert "unknown plan" in unknown.stderr
 

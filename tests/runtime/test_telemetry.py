@@ -20,11 +20,11 @@ from services.contracts import AuthorizePaymentRequest
 from services.runtime.config import LogFormat, OtlpProtocol, Settings, TelemetrySettings
 from services.runtime.logs import JsonFormatter, TemporalContextFilter
 from services.runtime.plugin import BusinessContextInterceptor, RtwPlugin, business_attributes
-from services.runtime.telemetry import (
+from services.runtime.telemetry import build_resource, resource_attributes, start_telemetry
+from services.runtime.trace_export import (
     build_exporter,
-    build_resource,
-    resource_attributes,
-    start_telemetry,
+    endpoint_address,
+    export_timeout,
     traces_endpoint,
 )
 
@@ -123,7 +123,7 @@ def test_grpc_is_the_default_protocol_and_http_protobuf_is_selectable(
 ) -> None:
     grpc = TelemetrySettings(exporter_otlp_endpoint="http://collector:4317")
     assert grpc.protocol is OtlpProtocol.GRPC
-    assert isinstance(build_exporter(grpc), GrpcExporter)
+    assert isinstance(build_exporter(grpc).inner, GrpcExporter)
     assert traces_endpoint(grpc) == "http://collector:4317"
 
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
@@ -132,8 +132,8 @@ def test_grpc_is_the_default_protocol_and_http_protobuf_is_selectable(
     assert http.protocol is OtlpProtocol.HTTP_PROTOBUF
     assert traces_endpoint(http) == "http://collector:4318/v1/traces"
     exporter = build_exporter(http)
-    assert isinstance(exporter, HttpExporter)
-    exporter.shutdown()  # type: ignore[no-untyped-call]
+    assert isinstance(exporter.inner, HttpExporter)
+    exporter.shutdown()
 
     explicit = TelemetrySettings(
         exporter_otlp_endpoint="http://ignored:4318",
@@ -141,6 +141,34 @@ def test_grpc_is_the_default_protocol_and_http_protobuf_is_selectable(
         exporter_otlp_protocol=OtlpProtocol.HTTP_PROTOBUF,
     )
     assert traces_endpoint(explicit) == "http://traces:9999/custom"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "protocol", "address"),
+    [
+        ("http://localhost:4317", OtlpProtocol.GRPC, ("localhost", 4317)),
+        ("localhost:4317", OtlpProtocol.GRPC, ("localhost", 4317)),
+        ("http://jaeger", OtlpProtocol.GRPC, ("jaeger", 80)),
+        ("https://otel.example/v1/traces", OtlpProtocol.HTTP_PROTOBUF, ("otel.example", 443)),
+        ("collector", OtlpProtocol.HTTP_PROTOBUF, ("collector", 4318)),
+    ],
+)
+def test_the_collector_address_probed_is_the_endpoints(
+    endpoint: str, protocol: OtlpProtocol, address: tuple[str, int]
+) -> None:
+    assert endpoint_address(endpoint, protocol) == address
+
+
+def test_exports_give_up_quickly_unless_the_otel_timeout_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TIMEOUT", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", raising=False)
+    assert export_timeout() == 2.0
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "10")
+    assert export_timeout() == 10.0
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "3")
+    assert export_timeout() == 3.0
 
 
 def test_unknown_protocol_is_rejected_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
