@@ -60,17 +60,27 @@ def db_migrate() -> None:
 def db_status(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Show the backend and schema version; exit 1 when `rtw db migrate` is needed."""
+    """Show the backend, schema version, store identity and (PostgreSQL) connections in use;
+    exit 1 when `rtw db migrate` is needed or the server has no connection to give (the
+    message names the sizing rule: max_connections >= worker processes x pool size)."""
+    from services.runtime.database import PostgresDatabase
+
+    pool_size = settings_or_exit().database.pool_size
 
     async def work(db: Database) -> dict[str, Any]:
         state = await db.schema_state()
-        return {
+        info: dict[str, Any] = {
             "backend": db.backend,
             "where": db.where,
             "applied": state.applied,
             "required": state.required,
             "current": state.current,
+            "store": (await db.identity()).tag if state.current else None,
         }
+        if isinstance(db, PostgresDatabase):
+            in_use, most, reserved = await db.connections()
+            info["connections"] = {"in_use": in_use, "max": most, "reserved": reserved}
+        return info
 
     info = _with_database(work, require_current=False)
     if as_json:
@@ -81,6 +91,16 @@ def db_status(
             f"{info['backend']} {info['where']}: schema version {info['applied']} "
             f"(this build needs {info['required']}): {verdict}"
         )
+        if info["store"]:
+            typer.echo(f"store identity: {info['store']}")
+        if connections := info.get("connections"):
+            usable = connections["max"] - connections["reserved"]
+            typer.echo(
+                f"connections: {connections['in_use']} in use of {usable} "
+                f"(max_connections {connections['max']}, {connections['reserved']} reserved for "
+                f"superusers); each worker process takes up to {pool_size} "
+                "(RTW_DATABASE_POOL_SIZE): keep worker processes x pool size below that"
+            )
     if not info["current"]:
         raise typer.Exit(1)
 

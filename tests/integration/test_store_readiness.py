@@ -131,6 +131,9 @@ async def test_a_replica_without_a_connection_waits_unready_and_joins_when_one_f
     fleet = Fleet(env=env, replicas={q: 1 for q in TaskQueue}, log_dir=tmp_path / "logs")
     await fleet.start()
     await eventually(lambda: _client_connections(url), lambda n: n <= 3)  # one per process
+    sizing = await rtw("db", "status", env=env)
+    assert sizing.code == 0, sizing.stderr
+    assert "of 17 (max_connections 20, 3 reserved for superusers)" in sizing.stdout, sizing.stdout
     hog = await take_every_connection(url)
     late = WorkerProcess(
         TaskQueue.PAYMENTS, free_port(), env, log_file=tmp_path / "logs" / "payments-late.log"
