@@ -29,6 +29,12 @@ _TUNING = (
     "system.enableEagerWorkflowStart=true",
     "--dynamic-config-value",
     "system.enableActivityEagerExecution=true",
+    # Every task-queue prefix (a test's stack, a bench variant, a demo) is a Worker Deployment
+    # of its own per queue; past the server's default of 100 per namespace, new workers' polls
+    # fail with RESOURCE_EXHAUSTED "reached maximum deployments in namespace (100)" (temporal
+    # service/worker/workerdeployment/client.go, dynamic config matching.maxDeployments).
+    "--dynamic-config-value",
+    "matching.maxDeployments=2000",
     "--sqlite-pragma",
     "journal_mode=wal",
     "--sqlite-pragma",
