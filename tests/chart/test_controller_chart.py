@@ -332,7 +332,7 @@ def test_the_pod_template_is_a_valid_pod_template_on_every_version(
     for obj in controller:
         if obj["kind"] == "WorkerDeployment":
             labels = obj["spec"]["template"]["metadata"]["labels"]
-            checked = {
+            checked: Manifest = {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
                 "metadata": {"name": obj["metadata"]["name"]},
