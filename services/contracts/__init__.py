@@ -95,7 +95,14 @@ from services.contracts.payments import (
     RefundPaymentRequest,
     VoidAuthorizationRequest,
 )
-from services.contracts.ping import PING_WORKFLOW, PingRequest, PingResult, Pong, ping_activity
+from services.contracts.ping import (
+    PING_TIMEOUT_SECONDS,
+    PING_WORKFLOW,
+    PingRequest,
+    PingResult,
+    Pong,
+    ping_activity,
+)
 from services.contracts.queues import (
     TaskQueue,
     queue_name,
@@ -185,6 +192,7 @@ __all__ = [
     "OUT_OF_STOCK",
     "PAYLOAD_TOO_LARGE",
     "PAYMENT_DECLINED",
+    "PING_TIMEOUT_SECONDS",
     "PING_WORKFLOW",
     "PLAN_PRICES_CENTS",
     "RECONCILIATION_SCHEDULE",

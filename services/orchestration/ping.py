@@ -10,6 +10,7 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts import (
+        PING_TIMEOUT_SECONDS,
         PING_WORKFLOW,
         PingRequest,
         PingResult,
@@ -20,15 +21,22 @@ with workflow.unsafe.imports_passed_through():
         queue_prefix_of,
     )
 
-#: A queue whose worker does not answer within this is reported as down.
-PING_TIMEOUT = timedelta(seconds=20)
+#: A queue whose worker does not answer within this is reported as down (the default of
+#: `PingRequest.timeout_seconds`).
+PING_TIMEOUT = timedelta(seconds=PING_TIMEOUT_SECONDS)
 
 
 # PINNED: a run lasts seconds; pinning it to the current build is what makes it a probe of it.
 @workflow.defn(name=PING_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED)
 class Ping:
     """Runs each queue's no-op `<queue>.ping` activity once, in parallel; fails with the
-    queue that did not answer in time."""
+    queue that did not answer in time.
+
+    Also the gate of a new orchestration build under Temporal's worker controller: started
+    pinned to that build, its `orchestration.ping` can only be answered by that build's
+    workers (a pinned workflow's activities on its own task queue stay on its version), so
+    a build that does not serve the queue's activities fails the gate and is never ramped.
+    """
 
     @workflow.run
     async def run(self, request: PingRequest) -> PingResult:
@@ -41,7 +49,7 @@ class Ping:
                     request,
                     task_queue=queue_name(queue, prefix=prefix),
                     result_type=Pong,
-                    schedule_to_close_timeout=PING_TIMEOUT,
+                    schedule_to_close_timeout=timedelta(seconds=request.timeout_seconds),
                     retry_policy=RetryPolicy(maximum_attempts=1),
                 )
                 for queue in TaskQueue

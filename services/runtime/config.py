@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.contracts import TaskQueue, queue_name
-from services.runtime.versioning import VersioningSettings
+from services.runtime.versioning import DeploymentNameError, VersioningSettings
 
 
 class LogFormat(StrEnum):
@@ -339,6 +339,25 @@ class Settings(BaseSettings):
         description="fault injection (rtw chaos): while this file exists, the next payments "
         "worker to commit a capture deletes it and dies before the activity returns",
     )
+
+    @model_validator(mode="after")
+    def _controller_settings_fit(self) -> Settings:
+        """What Temporal's worker controller injects must name one of rtw's queues' Worker
+        Deployments, and needs versioning on (see services.runtime.versioning)."""
+        versioning = self.versioning
+        if versioning.controller_deployment_name is None:
+            return self
+        if not versioning.worker_versioning:
+            raise ValueError(
+                "TEMPORAL_DEPLOYMENT_NAME is set (Temporal's worker controller runs this pod), "
+                "but RTW_WORKER_VERSIONING is false: the controller routes only versioned "
+                "workers; remove RTW_WORKER_VERSIONING=false"
+            )
+        try:
+            versioning.stem(prefix=self.queue_prefix)
+        except DeploymentNameError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
     @field_validator("data_dir")
     @classmethod

@@ -20,7 +20,14 @@ QUEUES = ("orchestration", "payments", "notifications")
 # Kubernetes versions the chart supports and validates against (all that kubernetes-validate
 # 1.37 ships from the chart's kubeVersion floor up). Keep in sync with charts/rtw/README.md.
 K8S_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37")
-CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor"}
+CRD_KINDS = {
+    "ScaledObject",
+    "TriggerAuthentication",
+    "ServiceMonitor",
+    "WorkerDeployment",
+    "WorkerResourceTemplate",
+    "Connection",
+}
 INSTALL_HINT = "run `bash deploy/tools/install-helm.sh` (CI always does)"
 
 Manifest = dict[str, Any]

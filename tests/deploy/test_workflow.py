@@ -153,7 +153,7 @@ def test_kind_job_covers_oldest_and_newest_and_keeps_logs(ci: dict[Any, Any]) ->
     action = next(s for s in steps(kind) if s.get("uses", "").startswith("helm/kind-action@"))
     assert action["with"]["version"] == "${{ env.KIND_VERSION }}"
     assert re.fullmatch(r"v\d+\.\d+\.\d+", pinned_versions()["KIND_VERSION"])
-    run = next(s for s in steps(kind) if "pytest -m k8s" in s.get("run", ""))
+    run = next(s for s in steps(kind) if 'pytest -m "k8s and not controller"' in s.get("run", ""))
     assert run["env"]["KIND_NODE_IMAGE"] == "${{ matrix.node_image }}"
     assert run["env"]["KEEP_CLUSTER"] == "1"
     upload = next(
@@ -187,3 +187,22 @@ def test_dependabot_keeps_actions_base_digests_and_python_pins_current() -> None
     assert updates["pip"]["directory"] == "/", "pyproject.toml's == pins"
     for update in config["updates"]:
         assert update["schedule"]["interval"] in ("daily", "weekly")
+
+
+def test_the_controller_job_installs_the_pinned_controller_and_runs_its_tests(
+    ci: dict[Any, Any],
+) -> None:
+    """kind-e2e-controller runs the k8s tests marked `controller` (which kind-e2e leaves out)
+    and the CRD-file check, at WORKER_CONTROLLER_CHART_VERSION, which the chart tests pin too."""
+    from tests.chart._controller_crds import CONTROLLER_CHART_VERSION
+
+    assert pinned_versions()["WORKER_CONTROLLER_CHART_VERSION"] == CONTROLLER_CHART_VERSION
+    job = ci["jobs"]["kind-e2e-controller"]
+    assert job["needs"] in ("checks", ["checks"])
+    runs = "\n".join(s.get("run", "") for s in steps(job))
+    assert 'pytest -m "k8s and controller"' in runs
+    assert '--version "${WORKER_CONTROLLER_CHART_VERSION}"' in runs
+    assert "RTW_WORKER_CONTROLLER_CRDS=" in runs
+    assert any(
+        s.get("if") == "failure()" and "kind export logs" in s.get("run", "") for s in steps(job)
+    )

@@ -18,6 +18,14 @@ from tests.e2e.cluster import CONTEXT, NO_CLUSTER, e2e, kind_available, port_for
 _HAS_CLUSTER = kind_available()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "controller: needs Temporal's worker controller, which the test installs from its "
+        "published charts (GitHub's kind-e2e-controller job)",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every k8s test skips, with one reason, where there is no cluster."""
     if _HAS_CLUSTER:
@@ -57,6 +65,12 @@ def apps(kind_cluster: None) -> Any:
 def core(kind_cluster: None) -> Any:
     """The Kubernetes CoreV1 API of the kind cluster."""
     return _kube_client().CoreV1Api()
+
+
+@pytest.fixture(scope="session")
+def custom(kind_cluster: None) -> Any:
+    """The Kubernetes CustomObjects API of the kind cluster (the controller's resources)."""
+    return _kube_client().CustomObjectsApi()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from services.contracts import TaskQueue
 from services.runtime.config import Settings, describe_settings_error
 from services.runtime.versioning import (
+    DeploymentNameError,
     VersioningSettings,
     deployment_config,
     deployment_name,
@@ -91,4 +92,111 @@ async def test_bad_deployment_arguments_are_refused_before_connecting(
     result = await rtw("deployment", *args, env={"TEMPORAL_ADDRESS": "localhost:1"})
     assert result.code == 2, result
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# Temporal's worker controller (temporal-worker-controller v1.8.1,
+# internal/k8s/deployments.go ApplyControllerPodSpecModifications) injects these two into the
+# pods of a WorkerDeployment: the name is `<k8s namespace>/<WorkerDeployment name>`
+# (computeWorkerDeploymentName), the build id its own (ComputeBuildID).
+CONTROLLER_ENV = {
+    "TEMPORAL_DEPLOYMENT_NAME": "shop/demo-payments",
+    "TEMPORAL_WORKER_BUILD_ID": "1.1.0-7c9d5f6b8",
+}
+
+
+def test_the_controllers_settings_select_the_version_over_rtws_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in CONTROLLER_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RTW_BUILD_ID", "1.0.0")  # an image's default: the injected id wins
+    versioning = Settings().versioning
+    assert versioning.resolved_build_id == "1.1.0-7c9d5f6b8"
+    config = deployment_config(versioning, TaskQueue.PAYMENTS, prefix="")
+    assert config is not None
+    assert config.version.deployment_name == "shop/demo-payments"
+    assert config.version.build_id == "1.1.0-7c9d5f6b8"
+    # The other queues' deployments (for rtw deployment, rtw ping) share the injected stem.
+    assert deployment_name(versioning, TaskQueue.ORCHESTRATION, prefix="") == (
+        "shop/demo-orchestration"
+    )
+
+
+def test_an_explicit_stem_must_agree_with_the_injected_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in CONTROLLER_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RTW_DEPLOYMENT_NAME", "shop/demo")  # what the chart sets: agrees
+    settings = Settings()
+    assert deployment_name(settings.versioning, TaskQueue.NOTIFICATIONS, prefix="") == (
+        "shop/demo-notifications"
+    )
+    monkeypatch.setenv("RTW_DEPLOYMENT_NAME", "shop/other")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    (line,) = describe_settings_error(caught.value)
+    assert "TEMPORAL_DEPLOYMENT_NAME 'shop/demo-payments' is none of the deployments" in line
+    assert "shop/other-payments" in line
+
+
+def test_an_injected_name_of_no_rtw_queue_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEMPORAL_DEPLOYMENT_NAME", "shop/my-worker")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    (line,) = describe_settings_error(caught.value)
+    assert line.startswith("TEMPORAL_DEPLOYMENT_NAME 'shop/my-worker' does not end in")
+    # with a queue prefix, the suffix includes it (a `.` becomes `-`)
+    monkeypatch.setenv("TEMPORAL_DEPLOYMENT_NAME", "shop/demo-eu-payments")
+    monkeypatch.setenv("RTW_QUEUE_PREFIX", "eu.")
+    settings = Settings()
+    assert deployment_name(settings.versioning, TaskQueue.ORCHESTRATION, prefix="eu.") == (
+        "shop/demo-eu-orchestration"
+    )
+
+
+def test_a_worker_refuses_another_queues_injected_deployment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in CONTROLLER_ENV.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(DeploymentNameError, match="this orchestration worker's is"):
+        deployment_config(Settings().versioning, TaskQueue.ORCHESTRATION, prefix="")
+
+
+def test_the_controller_needs_versioning_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in CONTROLLER_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RTW_WORKER_VERSIONING", "false")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    (line,) = describe_settings_error(caught.value)
+    assert "RTW_WORKER_VERSIONING is false" in line
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TEMPORAL_WORKER_BUILD_ID", "bad id!"), ("TEMPORAL_DEPLOYMENT_NAME", "../x")],
+)
+def test_bad_injected_values_name_their_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    (line,) = describe_settings_error(caught.value)
+    assert line.startswith(f"{variable}: ")
+
+
+async def test_a_worker_started_with_a_mismatched_injected_name_says_why() -> None:
+    result = await rtw(
+        "worker",
+        "payments",
+        env={"TEMPORAL_ADDRESS": "localhost:1", "TEMPORAL_DEPLOYMENT_NAME": "ns/my-worker"},
+    )
+    assert result.code != 0
+    assert "TEMPORAL_DEPLOYMENT_NAME 'ns/my-worker' does not end in" in result.stderr
     assert "Traceback" not in result.stderr

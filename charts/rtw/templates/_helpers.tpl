@@ -271,7 +271,12 @@ RTW_QUEUE_PREFIX: {{ $v.queuePrefix | quote }}
 RTW_DATA_DIR: "/var/lib/rtw"
 {{- if $v.versioning.enabled }}
 RTW_WORKER_VERSIONING: "true"
+{{- if include "rtw.controllerMode" . }}
+{{- /* The worker controller names each queue's Temporal Worker Deployment <k8s namespace>/<WorkerDeployment name> (rtw.controllerDeploymentName). */}}
+RTW_DEPLOYMENT_NAME: {{ printf "%s/%s" .Release.Namespace (include "rtw.deploymentStem" .) | quote }}
+{{- else }}
 RTW_DEPLOYMENT_NAME: {{ include "rtw.deploymentStem" . | quote }}
+{{- end }}
 RTW_PROMOTE_ON_START: "never"
 {{- else }}
 RTW_WORKER_VERSIONING: "false"
@@ -412,6 +417,9 @@ list; empty without a database. The URL may hold a password, so it never enters 
 {{- if and $cs.enabled $cs.oidc.jwksUrl (not $cs.oidc.audience) -}}
 {{- fail "codecServer.oidc.jwksUrl is set but codecServer.oidc.audience is empty: set the audience of the Web UI's access tokens, so tokens minted for other applications cannot open payloads." -}}
 {{- end -}}
+{{- if and (eq .Values.versioning.mode "controller") (not .Values.versioning.enabled) -}}
+{{- fail "versioning.mode=controller needs versioning.enabled=true: the worker controller runs only versioned workers." -}}
+{{- end -}}
 {{- if not (regexMatch "^(\\[[0-9a-fA-F:]+\\]|[^:/\\s]+):[0-9]+$" $t.address) -}}
 {{- fail (printf "temporal.address %q must be host:port, e.g. temporal-frontend.temporal:7233 (no scheme)." $t.address) -}}
 {{- end -}}
@@ -455,7 +463,8 @@ on a retained build without recorded settings.
 {{- define "rtw.builds" -}}
 {{- $v := .Values.versioning -}}
 {{- $tag := default .Chart.AppVersion .Values.image.tag -}}
-{{- if not $v.enabled -}}
+{{- if or (not $v.enabled) (include "rtw.controllerMode" .) -}}
+{{- /* Unversioned, or the worker controller's: it makes a build of every pod template itself. */}}
 builds:
   - buildId: ""
     slug: ""
@@ -632,4 +641,10 @@ Name of one build's worker Deployment (and ConfigMap): <component name>, or
 {{/* Stem of the Temporal Worker Deployment names (RTW_DEPLOYMENT_NAME): versioning.deploymentName or the release. */}}
 {{- define "rtw.deploymentStem" -}}
 {{- default .Release.Name .Values.versioning.deploymentName -}}
+{{- end -}}
+
+
+{{/* "true" when Temporal's worker controller drives versioned rollouts (versioning.mode=controller), else empty. */}}
+{{- define "rtw.controllerMode" -}}
+{{- if and .Values.versioning.enabled (eq .Values.versioning.mode "controller") -}}true{{- end -}}
 {{- end -}}
