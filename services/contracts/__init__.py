@@ -4,6 +4,15 @@ Workflows reach other queues only through this package, never by importing anoth
 service's implementation.
 """
 
+from services.contracts.events import (
+    FINAL_EVENTS,
+    RECORD_ORDER_EVENTS,
+    OrderEvent,
+    OrderEventType,
+    RecordedEvents,
+    RecordEventsRequest,
+    outcome_event,
+)
 from services.contracts.idempotency import (
     BOUND_ORDER_MEMO,
     IDEMPOTENCY_KEY_WORKFLOW,
@@ -163,6 +172,7 @@ __all__ = [
     "CHARGE_PAYMENT",
     "CLAIM_ORDER",
     "CUSTOMER_ID_ATTRIBUTE",
+    "FINAL_EVENTS",
     "IDEMPOTENCY_CONFLICT",
     "IDEMPOTENCY_KEY_ATTRIBUTE",
     "IDEMPOTENCY_KEY_WORKFLOW",
@@ -189,6 +199,7 @@ __all__ = [
     "PLAN_PRICES_CENTS",
     "RECONCILIATION_SCHEDULE",
     "RECONCILIATION_WORKFLOW",
+    "RECORD_ORDER_EVENTS",
     "REFUND_EXCEEDS_CAPTURE",
     "REFUND_PAYMENT",
     "REJECT",
@@ -228,6 +239,8 @@ __all__ = [
     "OpenAuthorization",
     "OrderClaim",
     "OrderClaimRequest",
+    "OrderEvent",
+    "OrderEventType",
     "OrderInput",
     "OrderItem",
     "OrderMoney",
@@ -243,6 +256,8 @@ __all__ = [
     "Pong",
     "ReconciliationInput",
     "ReconciliationReport",
+    "RecordEventsRequest",
+    "RecordedEvents",
     "RefundPaymentRequest",
     "ReleaseInventoryRequest",
     "ReserveInventoryRequest",
@@ -263,6 +278,7 @@ __all__ = [
     "VoidAuthorizationRequest",
     "idempotency_workflow_id",
     "order_workflow_id",
+    "outcome_event",
     "ping_activity",
     "queue_name",
     "queue_prefix_of",
