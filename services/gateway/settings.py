@@ -64,6 +64,22 @@ class GatewaySettings(BaseSettings):
         le=16 * 1024 * 1024,
         description="largest request body read, any route and transfer encoding (413 past it)",
     )
+    events: bool = Field(
+        default=True,
+        description="serve order events (GET /orders/{id}/events, the live inbox and order "
+        "page, outbound webhooks): the gateway then reads the workers' database "
+        "(RTW_DATABASE_URL, else the SQLite file under RTW_DATA_DIR)",
+    )
+    events_keepalive_seconds: float = Field(
+        default=15.0, gt=0, le=15, description="a keep-alive comment on an idle event stream"
+    )
+    events_poll_seconds: float = Field(
+        default=0.05,
+        gt=0,
+        le=5,
+        description="SQLite only: how often the one reader of the process looks for new "
+        "events (PostgreSQL announces them through LISTEN/NOTIFY)",
+    )
     docs: bool = Field(
         default=True,
         description="serve the interactive API docs (/docs, assets served locally) and "
