@@ -13,6 +13,7 @@ from services.gateway.events_hub import EventHub
 from services.gateway.sessions import Sessions
 from services.gateway.settings import GatewaySettings
 from services.runtime.database import Database
+from services.webhooks.deliveries import DeliveryStore
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Gateway:
     db: Database | None = None
     events: EventStore | None = None
     hub: EventHub | None = None
+    #: Outbound webhook deliveries (None: no RTW_WEBHOOK_ENDPOINTS_FILE, or events off).
+    deliveries: DeliveryStore | None = None
 
 
 def gateway_of(request: Request) -> Gateway:

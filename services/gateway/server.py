@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from types import FrameType
 
 import uvicorn
@@ -30,6 +31,13 @@ from services.runtime.database import Database, DatabaseError, open_database
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.telemetry import start_telemetry
 from services.runtime.worker_host import FORCED_EXIT_CODE, build_runtime, serving_client
+from services.webhooks import (
+    Dispatcher,
+    DispatchPolicy,
+    Endpoints,
+    EndpointsFileError,
+    deliveries_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +91,7 @@ class GatewayHost:
     def __init__(self, settings: Settings, gateway: GatewaySettings) -> None:
         self._settings = settings
         self._gateway = gateway
+        self._endpoints: Endpoints | None = None
         self.health = HealthState()
 
     async def run(self) -> int:
@@ -102,9 +111,17 @@ class GatewayHost:
                 if self._gateway.webhook_secret_file
                 else None
             )
-        except (TokenFileError, SessionKeyError) as exc:
+            endpoints = (
+                Endpoints(self._gateway.webhook_endpoints_file)
+                if self._gateway.webhook_endpoints_file and self._gateway.events
+                else None
+            )
+        except (TokenFileError, SessionKeyError, EndpointsFileError) as exc:
             logger.error("%s", exc)
             return 2
+        self._endpoints = endpoints
+        if self._gateway.webhook_endpoints_file and not self._gateway.events:
+            logger.warning("RTW_WEBHOOK_ENDPOINTS_FILE is ignored: order events are off")
         if self._gateway.session_key_file is None:
             logger.info(
                 "no RTW_GATEWAY_SESSION_KEY_FILE: inbox sessions are signed with a key derived "
@@ -164,6 +181,15 @@ class GatewayHost:
             if db is not None:
                 await db.close()
 
+    def _dispatch_policy(self) -> DispatchPolicy:
+        g = self._gateway
+        return DispatchPolicy(
+            window=timedelta(hours=g.webhook_give_up_hours),
+            first_retry_seconds=g.webhook_retry_seconds,
+            max_retry_seconds=g.webhook_retry_max_seconds,
+            timeout_seconds=g.webhook_timeout_seconds,
+        )
+
     async def _open_store(self) -> Database | None:
         """The workers' database, for order events (retried for CONNECT_RETRY_SECONDS)."""
         settings = self._settings
@@ -205,6 +231,7 @@ class GatewayHost:
             db=db,
             events=hub.store if hub is not None else None,
             hub=hub,
+            deliveries=deliveries_for(db) if db is not None and self._endpoints else None,
         )
         config = uvicorn.Config(
             create_app(gateway),
@@ -232,6 +259,12 @@ class GatewayHost:
         ]
         if hub is not None:
             background.append(asyncio.create_task(hub.run(), name="rtw-event-reader"))
+        if gateway.deliveries is not None and self._endpoints is not None:
+            dispatcher = Dispatcher(
+                gateway.deliveries, self._endpoints, policy=self._dispatch_policy(), hub=hub
+            )
+            background.append(asyncio.create_task(dispatcher.run(), name="rtw-webhooks"))
+            logger.info("outbound webhooks to %d endpoint(s)", len(self._endpoints.current()))
         try:
             await server.serve()
         finally:

@@ -45,6 +45,40 @@ class GatewaySettings(BaseSettings):
         validation_alias="RTW_WEBHOOK_SECRET_FILE",
         description="the carrier's HMAC-SHA256 secret (a mounted Secret); unset: webhooks off",
     )
+    webhook_endpoints_file: Path | None = Field(
+        default=None,
+        validation_alias="RTW_WEBHOOK_ENDPOINTS_FILE",
+        description="outbound webhooks: the endpoints order events are POSTed to (JSON, a "
+        "mounted Secret; see services/webhooks/endpoints.py); unset: none sent",
+    )
+    webhook_retry_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        validation_alias="RTW_WEBHOOK_RETRY_SECONDS",
+        description="first wait before a failed delivery is tried again (doubling after)",
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86400,
+        validation_alias="RTW_WEBHOOK_RETRY_MAX_SECONDS",
+        description="longest wait between two tries of a delivery",
+    )
+    webhook_give_up_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 14,
+        validation_alias="RTW_WEBHOOK_GIVE_UP_HOURS",
+        description="a delivery still failing after this long is `failed` (replayable)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        validation_alias="RTW_WEBHOOK_TIMEOUT_SECONDS",
+        description="how long one delivery may take",
+    )
     webhook_tolerance_seconds: int = Field(
         default=300, gt=0, le=3600, description="how old a signed webhook may be (replays)"
     )
@@ -107,7 +141,13 @@ class GatewaySettings(BaseSettings):
                 ) from None
         return ",".join(entries)
 
-    @field_validator("tokens_file", "webhook_secret_file", "session_key_file", mode="before")
+    @field_validator(
+        "tokens_file",
+        "webhook_secret_file",
+        "session_key_file",
+        "webhook_endpoints_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable (as Compose files and shells write it) means unset."""
