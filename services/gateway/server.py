@@ -11,6 +11,7 @@ import socket
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
 from temporalio.client import Client
@@ -31,13 +32,10 @@ from services.runtime.database import Database, DatabaseError, open_database
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.telemetry import start_telemetry
 from services.runtime.worker_host import FORCED_EXIT_CODE, build_runtime, serving_client
-from services.webhooks import (
-    Dispatcher,
-    DispatchPolicy,
-    Endpoints,
-    EndpointsFileError,
-    deliveries_for,
-)
+from services.webhooks import Endpoints, EndpointsFileError, deliveries_for
+
+if TYPE_CHECKING:  # the dispatcher imports the gateway's hub: imported when started
+    from services.webhooks.dispatcher import DispatchPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +180,8 @@ class GatewayHost:
                 await db.close()
 
     def _dispatch_policy(self) -> DispatchPolicy:
+        from services.webhooks.dispatcher import DispatchPolicy
+
         g = self._gateway
         return DispatchPolicy(
             window=timedelta(hours=g.webhook_give_up_hours),
@@ -260,6 +260,8 @@ class GatewayHost:
         if hub is not None:
             background.append(asyncio.create_task(hub.run(), name="rtw-event-reader"))
         if gateway.deliveries is not None and self._endpoints is not None:
+            from services.webhooks.dispatcher import Dispatcher
+
             dispatcher = Dispatcher(
                 gateway.deliveries, self._endpoints, policy=self._dispatch_policy(), hub=hub
             )
