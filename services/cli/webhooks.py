@@ -75,7 +75,7 @@ def failed(
 def replay(
     delivery_id: Annotated[
         int | None,
-        typer.Argument(help="a failed delivery (the later failed ones of its order too)"),
+        typer.Argument(help="a failed delivery (with the other failed ones of its order)"),
     ] = None,
     endpoint: Annotated[str | None, typer.Option(help="every failed one of this endpoint")] = None,
     order_id: Annotated[str | None, typer.Option(help="every failed one of this order")] = None,

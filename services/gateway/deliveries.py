@@ -62,7 +62,7 @@ class DeliveryPage(BaseModel):
 
 
 class Replayed(BaseModel):
-    """Failed deliveries made pending again (the one asked for and the later failed ones of
+    """Failed deliveries made pending again (the one asked for and the other failed ones of
     its order, so the endpoint still gets them in order)."""
 
     replayed: list[DeliveryView]
@@ -102,15 +102,15 @@ async def list_deliveries(
 @router.post(
     "/{delivery_id}/replay",
     response_model=Replayed,
-    summary="Send a failed delivery again (and the later failed ones of its order)",
+    summary="Send a failed delivery again (with the other failed ones of its order)",
     responses={404: {"model": Problem, "description": "no failed delivery with this id"}},
 )
 async def replay_delivery(
     gateway: GatewayDep,
     delivery_id: Annotated[int, Path(ge=1, le=2**62, description="the delivery's id")],
 ) -> Replayed:
-    """Make the failed delivery pending again, with the failed deliveries after it of the
-    same order and endpoint; the dispatcher sends them in order, with a fresh window."""
+    """Make the failed delivery pending again, with every failed delivery of the same order
+    and endpoint; the dispatcher sends them in order, with a fresh window."""
     replayed = await _store(gateway).replay(delivery_id=delivery_id, endpoint=None, order_id=None)
     if not replayed:
         raise ApiError(404, "DeliveryNotFound", f"no failed delivery {delivery_id}")

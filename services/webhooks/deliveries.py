@@ -9,7 +9,7 @@ dispatcher at a time, retried with backoff, given up after the delivery window.
   SQLite), and a lease that expires (its dispatcher died) makes the delivery due again.
 - A delivery still failing when its window (24 h) has passed is `failed`, and so is every
   later one of that order for that endpoint (never delivered out of order); `replay` makes
-  them pending again, in order.
+  them pending again (all of an order's for an endpoint at once, so they go in order).
 """
 
 from __future__ import annotations
@@ -148,8 +148,9 @@ class DeliveryStore(Protocol):
     async def replay(
         self, *, delivery_id: int | None, endpoint: str | None, order_id: str | None
     ) -> list[Delivery]:
-        """Make failed deliveries pending again (one id and the later failed ones of its
-        order, or every failed one matching the filters); the ones replayed."""
+        """Make failed deliveries pending again (one id with every failed one of its order
+        for its endpoint, so they still go in order; or every failed one matching the
+        filters); the ones replayed."""
         ...
 
 
@@ -313,8 +314,8 @@ class SqliteDeliveries:
                 ).fetchone()
                 if first is None:
                     return []
-                where = " AND d.endpoint = ? AND d.order_id = ? AND d.seq >= ?"
-                params: list[object] = list(first)
+                where = " AND d.endpoint = ? AND d.order_id = ?"
+                params: list[object] = list(first[:2])
             else:
                 where, params = _filters(endpoint, order_id, "?")
             rows = c.execute(
@@ -446,8 +447,8 @@ class PostgresDeliveries:
                 first = await cur.fetchone()
                 if first is None:
                     return []
-                where = " AND d.endpoint = %s AND d.order_id = %s AND d.seq >= %s"
-                params: list[object] = list(first)
+                where = " AND d.endpoint = %s AND d.order_id = %s"
+                params: list[object] = list(first[:2])
             else:
                 where, params = _filters(endpoint, order_id, "%s")
             cur = await conn.execute(
