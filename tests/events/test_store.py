@@ -18,7 +18,7 @@ def event(order_id: str, seq: int, kind: OrderEventType, **data: object) -> Orde
         seq=seq,
         type=kind,
         occurred_at=datetime.now(UTC),
-        data=data,  # type: ignore[arg-type]
+        data=data,
     )
 
 

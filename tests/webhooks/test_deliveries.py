@@ -15,12 +15,12 @@ from services.webhooks.endpoints import Endpoint, EndpointsFileError, parse_endp
 
 WINDOW = timedelta(hours=24)
 LEASE = timedelta(seconds=30)
-SHOP = Endpoint(id="shop", url="https://shop.example/h", events=["*"], secret="s" * 16)  # type: ignore[arg-type]
+SHOP = Endpoint(id="shop", url="https://shop.example/h", events=["*"], secret="s" * 16)
 FINAL_ONLY = Endpoint(
     id="ops",
     url="https://ops.example/h",
     events=["order.completed"],
-    secret="s" * 16,  # type: ignore[arg-type]
+    secret="s" * 16,
 )
 
 
