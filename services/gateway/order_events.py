@@ -3,7 +3,8 @@
 The stream sends the events recorded so far (after `Last-Event-ID`, or `?after=`), then
 each new one as it is recorded, in seq order without a gap or a repeat, a keep-alive comment
 when nothing happened for `RTW_GATEWAY_EVENTS_KEEPALIVE_SECONDS` (15 s), and ends after the
-order's final event. A client that reconnects with the last id it saw (browsers' EventSource
+order's final event (or after `RTW_GATEWAY_EVENTS_MAX_STREAM_SECONDS`, 15 min: the client
+resumes). A client that reconnects with the last id it saw (browsers' EventSource
 do it by themselves) continues exactly after it, on any replica.
 """
 
@@ -64,10 +65,16 @@ async def _known(gateway: Gateway, order_id: str) -> None:
 
 
 async def follow(
-    hub: EventHub, sub: Subscription, order_id: str, after: int, keepalive: float
+    hub: EventHub,
+    sub: Subscription,
+    order_id: str,
+    after: int,
+    keepalive: float,
+    max_seconds: float = 900.0,
 ) -> AsyncIterator[str]:
     """The frames of one order's stream (see the module docstring)."""
     last = after
+    ends = asyncio.get_running_loop().time() + max_seconds
     try:
         yield retry()
         read = True  # from the store first, and again after any sign of a gap
@@ -79,8 +86,12 @@ async def follow(
                     yield frame(stored)
                     if stored.event.final:
                         return
+            left = ends - asyncio.get_running_loop().time()
+            if left <= 0:
+                yield comment("stream closed after its time: resume with Last-Event-ID")
+                return
             try:
-                item = await asyncio.wait_for(sub.queue.get(), timeout=keepalive)
+                item = await asyncio.wait_for(sub.queue.get(), timeout=min(keepalive, left))
             except TimeoutError:
                 yield comment("keep-alive")
                 continue
@@ -122,7 +133,10 @@ async def order_events(
     gateway: Annotated[Gateway, Depends(gateway_of)],
     last_event_id: Annotated[
         str | None,
-        Header(max_length=32, description="resume after this event (its seq); wins over after"),
+        Header(
+            pattern=r"^ *[0-9]{1,18} *$",
+            description="resume after this event (its id, the seq); wins over after",
+        ),
     ] = None,
     after: Annotated[
         int | None,
@@ -140,5 +154,13 @@ async def order_events(
     except BaseException:
         hub.unsubscribe(sub)
         raise
-    frames = follow(hub, sub, order_id, start, gateway.settings.events_keepalive_seconds)
+    settings = gateway.settings
+    frames = follow(
+        hub,
+        sub,
+        order_id,
+        start,
+        settings.events_keepalive_seconds,
+        settings.events_max_stream_seconds,
+    )
     return StreamingResponse(frames, media_type="text/event-stream", headers=STREAM_HEADERS)

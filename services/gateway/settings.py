@@ -107,6 +107,14 @@ class GatewaySettings(BaseSettings):
     events_keepalive_seconds: float = Field(
         default=15.0, gt=0, le=15, description="a keep-alive comment on an idle event stream"
     )
+    events_max_stream_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="an event stream is closed after this long (the client resumes with "
+        "Last-Event-ID, maybe on another replica): spreads streams over new replicas and "
+        "stays below proxies' connection limits",
+    )
     events_poll_seconds: float = Field(
         default=0.05,
         gt=0,
