@@ -79,6 +79,10 @@ class EventLog:
         self.order_id = order_id
         self._next = next_seq
         self._pending: list[OrderEvent] = []
+        #: The last failed step committed all the same (its own event is in the store): the
+        #: cancel arrived in the workflow task that brought its result, which the SDK then
+        #: drops (`RAISE_ON_CANCELLING_COMPLETED_ACTIVITY`). Its effect stands.
+        self.failed_step_committed = False
 
     @property
     def next_seq(self) -> int:
@@ -119,6 +123,7 @@ class EventLog:
         step succeeds); on failure hand on whatever it did not record, then re-raise."""
         mine = [self.emit(kind, **data) for kind, data in own]
         handed = self.take()
+        self.failed_step_committed = False
         try:
             return await step(handed)
         except BaseException as err:
@@ -140,6 +145,7 @@ class EventLog:
         last = await record_events(self.order_id, [])
         if skipped is not None and last >= skipped.seq:
             self._next = last + 1
+            self.failed_step_committed = True
             return
         self._pending = [e for e in handed if e.seq > last] + self._pending
         if skipped is not None:

@@ -286,7 +286,11 @@ class OrderSaga:
         policy = await self._load_policy(order)
 
         self._set_state(OrderState.AUTHORIZING)
-        self._authorization = await self._authorize(order)
+        try:
+            self._authorization = await self._authorize(order)
+        except BaseException:
+            self._committed_anyway("authorize_payment", order.total_cents)
+            raise
         status.payment.authorized_cents = self._authorization.amount_cents
         stop_if_cancelled()
 
@@ -300,7 +304,11 @@ class OrderSaga:
         # Only after a wait is `capturing` worth a search-attribute write (the inbox drops
         # the order at once); otherwise it lasts one activity, and the next is `shipping`.
         self._set_state(OrderState.CAPTURING, publish=waited)
-        self._capture = await self._capture_payment(order, self._authorization)
+        try:
+            self._capture = await self._capture_payment(order, self._authorization)
+        except BaseException:
+            self._committed_anyway("capture_payment", self._authorization.amount_cents)
+            raise
         status.payment.captured_cents = self._capture.amount_cents
         stop_if_cancelled()
 
@@ -336,6 +344,19 @@ class OrderSaga:
                 self._events.emit(DECISION_EVENTS[approval.decision], reviewer=approval.reviewer)
         await self._events.flush()  # approved: the capture is next, and may take a while
         status.steps_done.append("approval")
+
+    def _committed_anyway(self, step: str, amount_cents: int) -> None:
+        """A payment step the saga saw fail that the store shows done (its result was lost
+        to a cancel in the same workflow task): `status` says what happened; the
+        compensation finds the movement by its key."""
+        if not self._events.failed_step_committed:
+            return
+        payment = self._order_status.payment
+        self._order_status.steps_done.append(step)
+        if step == "authorize_payment":
+            payment.authorized_cents = amount_cents
+        else:
+            payment.captured_cents = amount_cents
 
     def _set_state(self, state: OrderState, *, publish: bool = True) -> None:
         self._order_status.state = state
