@@ -228,7 +228,15 @@ class OrderSaga:
         Takes one order (plain JSON); see `parse_order_args` for what is refused.
         """
         order = self._accept(args)
-        await self._claim(order)
+        try:
+            await self._claim(order)
+        except asyncio.CancelledError:
+            # Cancelled as the claim landed (its result lost to the cancel, but its
+            # `order.received` is in the store): the order is this run's, and ends
+            # `cancelled` like any other. A claim that never ran leaves nothing to undo.
+            if self._events.failed_step_committed:
+                await self._end_cancelled(order)
+            raise
         try:
             await self._forward(order)
         except asyncio.CancelledError:
