@@ -168,6 +168,56 @@ async def audit_cancelled(db: PostgresDatabase, outcomes: Iterable[Outcome]) -> 
     return unsettled
 
 
+@dataclass
+class EventsAudit:
+    """What the order events of a run show (each list should be empty)."""
+
+    orders: int = 0
+    events: int = 0
+    gaps: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    wrong_end: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """Every violation, one line each."""
+        return [*self.gaps, *self.duplicates, *self.wrong_end]
+
+
+async def audit_events(db: PostgresDatabase, outcomes: Iterable[Outcome]) -> EventsAudit:
+    """For every order that ended: its events are numbered 1..n without a gap, no number
+    and no transition is recorded twice, and the last event is the order's outcome
+    (`order.<state>`; cancelled orders included)."""
+    found = EventsAudit()
+    ended = {o.order_id: o for o in outcomes if o.closed and o.state is not None}
+    rows = await _rows(
+        db,
+        "SELECT order_id, seq, type FROM order_events WHERE order_id = ANY(%s) "
+        "ORDER BY order_id, seq",
+        list(ended),
+    )
+    by_order: dict[str, list[tuple[int, str]]] = {}
+    for order_id, seq, kind in rows:
+        by_order.setdefault(order_id, []).append((int(seq), kind))
+    for order_id, outcome in sorted(ended.items()):
+        events = by_order.get(order_id, [])
+        found.orders += 1
+        found.events += len(events)
+        seqs = [seq for seq, _ in events]
+        kinds = [kind for _, kind in events]
+        if seqs != list(range(1, len(seqs) + 1)):
+            found.gaps.append(f"{order_id}: event numbers {seqs}")
+        repeated = sorted({k for k in kinds if kinds.count(k) > 1})
+        if repeated or len(set(seqs)) != len(seqs):
+            found.duplicates.append(f"{order_id}: recorded twice: {repeated or seqs}")
+        assert outcome.state is not None
+        want = f"order.{outcome.state.value}"
+        if not kinds or kinds[-1] != want:
+            last = kinds[-1] if kinds else None
+            found.wrong_end.append(f"{order_id}: ended {outcome.state.value}, last event {last}")
+    return found
+
+
 @dataclass(frozen=True)
 class RetriedStep:
     """A payment step that needed more than one attempt: scheduled and closed (epoch s)."""

@@ -30,6 +30,10 @@ _ROWS = (
     ("sku-limited reserved of 5 (oversold?)", lambda r: f"{r.limited_reserved} ({r.oversold})"),
     ("duplicate outbox rows", lambda r: r.duplicate_outbox_rows),
     (
+        "order events checked / with a gap, a repeat or a wrong last event",
+        lambda r: f"{r.events_checked} / {len(r.event_problems)}",
+    ),
+    (
         "hostile inputs refused as expected",
         lambda r: f"{sum(h['ok'] for h in r.hostile)}/{len(r.hostile)}",
     ),
@@ -84,6 +88,7 @@ def markdown(report: ChaosReport, *, command: str) -> str:
         *report.unexpected_failures,
         *report.unexpected_exits,
         *report.confirmations_missing,
+        *report.event_problems,
     ]
     if problems:
         lines += ["", "## Problems", "", *(f"- {p}" for p in problems[:100])]

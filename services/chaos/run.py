@@ -17,6 +17,7 @@ from typing import Any
 
 from services.chaos.audit import (
     audit_cancelled,
+    audit_events,
     audit_money,
     measure_recovery,
     recovery_by_fault,
@@ -112,6 +113,9 @@ class ChaosReport:
     oversold: bool = False
     duplicate_outbox_rows: int = 0
     confirmations_missing: list[str] = field(default_factory=list)
+    #: Order events: how many were checked, and every gap, repeat or wrong last event.
+    events_checked: int = 0
+    event_problems: list[str] = field(default_factory=list)
     max_recovery_seconds: float = 0.0
     recovery_by_fault: dict[str, float] = field(default_factory=dict)
     retried_payment_steps: int = 0
@@ -137,6 +141,7 @@ class ChaosReport:
             or self.oversold
             or self.duplicate_outbox_rows
             or self.confirmations_missing
+            or self.event_problems
             or self.unexpected_exits
             or any(not h["ok"] for h in self.hostile)
         )
@@ -333,6 +338,9 @@ async def run_chaos(
         report.oversold = money.oversold
         report.duplicate_outbox_rows = money.duplicate_outbox_rows
         report.confirmations_missing = money.confirmations_missing
+        events = await audit_events(db, outcomes)
+        report.events_checked = events.events
+        report.event_problems = events.problems
         recovery = await measure_recovery(client, [o.order_id for o in outcomes])
         report.retried_payment_steps = len(recovery.retried)
         report.recovery_by_fault = recovery_by_fault(

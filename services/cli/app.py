@@ -30,6 +30,7 @@ from services.cli.deployment import deployment_app
 from services.cli.gateway import gateway
 from services.cli.ping import ping
 from services.cli.state import db_app, notifications_app, payments_app
+from services.cli.webhooks import webhooks_app
 from services.contracts import OrderInput, TaskQueue
 from services.runtime.config import Settings
 
@@ -46,6 +47,7 @@ app.add_typer(notifications_app, name="notifications")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 app.add_typer(deployment_app, name="deployment")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("codec-server")(codec_server)
 app.command("codec-key")(codec_key)
 app.command("codec-token")(codec_token)

@@ -4,6 +4,15 @@ Workflows reach other queues only through this package, never by importing anoth
 service's implementation.
 """
 
+from services.contracts.events import (
+    FINAL_EVENTS,
+    RECORD_ORDER_EVENTS,
+    OrderEvent,
+    OrderEventType,
+    RecordedEvents,
+    RecordEventsRequest,
+    outcome_event,
+)
 from services.contracts.idempotency import (
     BOUND_ORDER_MEMO,
     IDEMPOTENCY_KEY_WORKFLOW,
@@ -170,6 +179,7 @@ __all__ = [
     "CHARGE_PAYMENT",
     "CLAIM_ORDER",
     "CUSTOMER_ID_ATTRIBUTE",
+    "FINAL_EVENTS",
     "IDEMPOTENCY_CONFLICT",
     "IDEMPOTENCY_KEY_ATTRIBUTE",
     "IDEMPOTENCY_KEY_WORKFLOW",
@@ -197,6 +207,7 @@ __all__ = [
     "PLAN_PRICES_CENTS",
     "RECONCILIATION_SCHEDULE",
     "RECONCILIATION_WORKFLOW",
+    "RECORD_ORDER_EVENTS",
     "REFUND_EXCEEDS_CAPTURE",
     "REFUND_PAYMENT",
     "REJECT",
@@ -236,6 +247,8 @@ __all__ = [
     "OpenAuthorization",
     "OrderClaim",
     "OrderClaimRequest",
+    "OrderEvent",
+    "OrderEventType",
     "OrderInput",
     "OrderItem",
     "OrderMoney",
@@ -251,6 +264,8 @@ __all__ = [
     "Pong",
     "ReconciliationInput",
     "ReconciliationReport",
+    "RecordEventsRequest",
+    "RecordedEvents",
     "RefundPaymentRequest",
     "ReleaseInventoryRequest",
     "ReserveInventoryRequest",
@@ -271,6 +286,7 @@ __all__ = [
     "VoidAuthorizationRequest",
     "idempotency_workflow_id",
     "order_workflow_id",
+    "outcome_event",
     "ping_activity",
     "queue_name",
     "queue_prefix_of",

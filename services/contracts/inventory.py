@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.contracts.events import OrderEvent
 from services.contracts.orders import OrderItem
 
 RESERVE_INVENTORY = "inventory.reserve"
@@ -21,6 +22,9 @@ class ReserveInventoryRequest(BaseModel):
     reservation_key: str = Field(min_length=1)
     order_id: str
     items: list[OrderItem]
+    events: list[OrderEvent] = Field(
+        default_factory=list, description="order events to record with this step's write"
+    )
 
 
 class ReleaseInventoryRequest(BaseModel):
@@ -29,6 +33,9 @@ class ReleaseInventoryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reservation_key: str = Field(min_length=1)
+    events: list[OrderEvent] = Field(
+        default_factory=list, description="order events to record with this step's write"
+    )
 
 
 class InventoryResult(BaseModel):

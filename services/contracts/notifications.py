@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.contracts.events import OrderEvent
+
 SEND_NOTIFICATION = "notifications.send"
 
 
@@ -34,6 +36,9 @@ class NotificationRequest(BaseModel):
     kind: NotificationKind
     order_id: str | None = None
     data: dict[str, str | int] = Field(default_factory=dict)
+    events: list[OrderEvent] = Field(
+        default_factory=list, description="order events to record with this step's write"
+    )
 
 
 class NotificationReceipt(BaseModel):

@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from services.contracts.events import OrderEvent
+
 ORDER_SAGA_WORKFLOW = "OrderSaga"
 STATUS_QUERY = "status"
 
@@ -195,6 +197,9 @@ class OrderClaimRequest(BaseModel):
     run_id: str
     skus: list[str] = Field(
         default_factory=list, description="checked against the catalogue before the claim"
+    )
+    events: list[OrderEvent] = Field(
+        default_factory=list, description="order events to record with this step's write"
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.contracts.events import OrderEvent
+
 AUTHORIZE_PAYMENT = "payments.authorize"
 CAPTURE_PAYMENT = "payments.capture"
 VOID_AUTHORIZATION = "payments.void"
@@ -44,6 +46,9 @@ class _Request(BaseModel):
         min_length=1, max_length=512, description="stable business key: workflow run + step"
     )
     order_id: str = Field(min_length=1, max_length=256)
+    events: list[OrderEvent] = Field(
+        default_factory=list, description="order events to record with this step's write"
+    )
 
 
 class AuthorizePaymentRequest(_Request):

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.contracts.events import OrderEvent
+
 SHIPMENT_WORKFLOW = "Shipment"
 CARRIER_EVENT = "carrier_event"
 
@@ -54,6 +56,12 @@ class ShipmentInput(BaseModel):
     customer_id: str
     pickup_sla_seconds: int = Field(default=48 * 3600, gt=0)
     delivery_sla_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+    events: list[OrderEvent] = Field(
+        default_factory=list, description="the order's events the booking records"
+    )
+    next_event_seq: int = Field(
+        default=0, ge=0, description="seq of the shipment's first carrier event (0: none)"
+    )
 
 
 class BookShipmentRequest(BaseModel):
@@ -64,6 +72,9 @@ class BookShipmentRequest(BaseModel):
     booking_key: str = Field(min_length=1)
     order_id: str
     shipment_workflow_id: str
+    events: list[OrderEvent] = Field(
+        default_factory=list, description="order events to record with this step's write"
+    )
 
 
 class ShipmentBooking(BaseModel):
@@ -91,3 +102,7 @@ class ShipmentStatus(BaseModel):
     events: list[AppliedEvent] = Field(default_factory=list)
     duplicates_ignored: int = 0
     escalations: list[str] = Field(default_factory=list)
+    next_event_seq: int = Field(default=0, description="seq the order's next event gets")
+    unrecorded_events: list[OrderEvent] = Field(
+        default_factory=list, description="carrier events for the saga to record with its next"
+    )

@@ -12,7 +12,15 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.gateway import inbox, orders, problems, webhooks
+from services.gateway import (
+    deliveries,
+    inbox,
+    live_inbox,
+    order_events,
+    orders,
+    problems,
+    webhooks,
+)
 from services.gateway.body_limit import BodyLimitMiddleware
 from services.gateway.context import Gateway
 from services.gateway.middleware import RequestContextMiddleware
@@ -47,7 +55,10 @@ def create_app(gateway: Gateway | None, settings: GatewaySettings | None = None)
     )
     app.state.gateway = gateway
     app.include_router(orders.router)
+    app.include_router(order_events.router)
     app.include_router(webhooks.router)
+    app.include_router(deliveries.router)
+    app.include_router(live_inbox.router)
     app.include_router(inbox.router)
     problems.install(app)
     if settings.docs:

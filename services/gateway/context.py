@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from fastapi import Request
 from temporalio.client import Client
 
+from services.events.store import EventStore
 from services.gateway.auth import TokenStore
+from services.gateway.events_hub import EventHub
 from services.gateway.sessions import Sessions
 from services.gateway.settings import GatewaySettings
+from services.runtime.database import Database
+from services.webhooks.deliveries import DeliveryStore
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,13 @@ class Gateway:
     customer_filter: bool = True
     #: The namespace has RtwIdempotencyKey: sagas carry their key as a search attribute.
     key_attribute: bool = False
+    #: Order events (None: RTW_GATEWAY_EVENTS=false): the workers' database, its event
+    #: store and the process's one reader of new events.
+    db: Database | None = None
+    events: EventStore | None = None
+    hub: EventHub | None = None
+    #: Outbound webhook deliveries (None: no RTW_WEBHOOK_ENDPOINTS_FILE, or events off).
+    deliveries: DeliveryStore | None = None
 
 
 def gateway_of(request: Request) -> Gateway:

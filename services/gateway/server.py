@@ -9,23 +9,33 @@ import os
 import signal
 import socket
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
+from temporalio.client import Client
 
 from services.contracts import IDEMPOTENCY_KEY_ATTRIBUTE, TaskQueue
+from services.events import events_for
 from services.gateway.app import create_app
 from services.gateway.auth import TokenFileError, TokenStore
 from services.gateway.context import Gateway
+from services.gateway.events_hub import EventHub, listen_conninfo
 from services.gateway.readiness import GatewayReadiness, watch_temporal
 from services.gateway.sessions import SessionKeyError, Sessions
 from services.gateway.settings import GatewaySettings
 from services.orchestration.search_attributes import missing_keywords
 from services.runtime.config import Settings
 from services.runtime.connection import connect
+from services.runtime.database import Database, DatabaseError, open_database
 from services.runtime.health import HealthServer, HealthState
 from services.runtime.telemetry import start_telemetry
 from services.runtime.worker_host import FORCED_EXIT_CODE, build_runtime, serving_client
+from services.webhooks import Endpoints, EndpointsFileError, deliveries_for
+
+if TYPE_CHECKING:  # the dispatcher imports the gateway's hub: imported when started
+    from services.webhooks.dispatcher import DispatchPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +46,12 @@ CONNECT_RETRY_SECONDS = 60.0
 class _Server(uvicorn.Server):
     """uvicorn's server, turning readiness off as soon as a signal asks it to stop."""
 
-    def __init__(self, config: uvicorn.Config, readiness: GatewayReadiness) -> None:
+    def __init__(
+        self, config: uvicorn.Config, readiness: GatewayReadiness, hub: EventHub | None
+    ) -> None:
         super().__init__(config)
         self._readiness = readiness
+        self._hub = hub
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -51,6 +64,8 @@ class _Server(uvicorn.Server):
             os._exit(FORCED_EXIT_CODE)
         logger.info("%s received: finishing in-flight requests", signal.Signals(sig).name)
         self._readiness.draining()
+        if self._hub is not None:  # open event streams end; clients resume elsewhere
+            self._hub.close()
         super().handle_exit(sig, frame)
         # uvicorn re-raises the signal after a graceful stop; a drained gateway exits 0
         self._captured_signals.clear()
@@ -74,6 +89,7 @@ class GatewayHost:
     def __init__(self, settings: Settings, gateway: GatewaySettings) -> None:
         self._settings = settings
         self._gateway = gateway
+        self._endpoints: Endpoints | None = None
         self.health = HealthState()
 
     async def run(self) -> int:
@@ -93,9 +109,17 @@ class GatewayHost:
                 if self._gateway.webhook_secret_file
                 else None
             )
-        except (TokenFileError, SessionKeyError) as exc:
+            endpoints = (
+                Endpoints(self._gateway.webhook_endpoints_file)
+                if self._gateway.webhook_endpoints_file and self._gateway.events
+                else None
+            )
+        except (TokenFileError, SessionKeyError, EndpointsFileError) as exc:
             logger.error("%s", exc)
             return 2
+        self._endpoints = endpoints
+        if self._gateway.webhook_endpoints_file and not self._gateway.events:
+            logger.warning("RTW_WEBHOOK_ENDPOINTS_FILE is ignored: order events are off")
         if self._gateway.session_key_file is None:
             logger.info(
                 "no RTW_GATEWAY_SESSION_KEY_FILE: inbox sessions are signed with a key derived "
@@ -134,6 +158,67 @@ class GatewayHost:
                 "Idempotency-Key as a search attribute (keys are still bound to their orders)",
                 IDEMPOTENCY_KEY_ATTRIBUTE,
             )
+        readiness = GatewayReadiness(self.health)
+        db: Database | None = None
+        hub: EventHub | None = None
+        if self._gateway.events:
+            if (db := await self._open_store()) is None:
+                return 1
+            hub = EventHub(
+                events_for(db),
+                db,
+                poll_seconds=self._gateway.events_poll_seconds,
+                on_reader=readiness.reader,
+                conninfo=listen_conninfo(db, self._settings.database),
+            )
+        try:
+            return await self._serve_http(
+                client, tokens, sessions, secret, key_attribute, readiness, db, hub
+            )
+        finally:
+            if db is not None:
+                await db.close()
+
+    def _dispatch_policy(self) -> DispatchPolicy:
+        from services.webhooks.dispatcher import DispatchPolicy
+
+        g = self._gateway
+        return DispatchPolicy(
+            window=timedelta(hours=g.webhook_give_up_hours),
+            first_retry_seconds=g.webhook_retry_seconds,
+            max_retry_seconds=g.webhook_retry_max_seconds,
+            timeout_seconds=g.webhook_timeout_seconds,
+        )
+
+    async def _open_store(self) -> Database | None:
+        """The workers' database, for order events (retried for CONNECT_RETRY_SECONDS)."""
+        settings = self._settings
+        deadline = asyncio.get_running_loop().time() + CONNECT_RETRY_SECONDS
+        while True:
+            try:
+                db = await open_database(settings.database, data_dir=settings.data_dir)
+            except DatabaseError as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    self.health.mark_fatal(str(exc))
+                    logger.error("order events need the workers' database: %s", exc)
+                    return None
+                logger.warning("waiting for the store (order events): %s", exc)
+                await asyncio.sleep(2)
+                continue
+            logger.info("order events from %s %s", db.backend, db.where)
+            return db
+
+    async def _serve_http(
+        self,
+        client: Client,
+        tokens: TokenStore,
+        sessions: Sessions,
+        secret: bytes | None,
+        key_attribute: bool,
+        readiness: GatewayReadiness,
+        db: Database | None,
+        hub: EventHub | None,
+    ) -> int:
         gateway = Gateway(
             client=client,
             settings=self._gateway,
@@ -143,6 +228,10 @@ class GatewayHost:
             webhook_secret=secret,
             customer_filter=self._settings.temporal.codec.keys_file is None,
             key_attribute=key_attribute,
+            db=db,
+            events=hub.store if hub is not None else None,
+            hub=hub,
+            deliveries=deliveries_for(db) if db is not None and self._endpoints else None,
         )
         config = uvicorn.Config(
             create_app(gateway),
@@ -157,8 +246,7 @@ class GatewayHost:
             proxy_headers=True,
             forwarded_allow_ips=self._gateway.trusted_proxies,
         )
-        readiness = GatewayReadiness(self.health)
-        server = _Server(config, readiness)
+        server = _Server(config, readiness, hub)
         logger.info(
             "gateway starting on http://%s:%s (Temporal %s, queue %s)",
             self._gateway.host,
@@ -166,13 +254,27 @@ class GatewayHost:
             client.service_client.config.target_host,
             gateway.orchestration_queue,
         )
-        watcher = asyncio.create_task(watch_temporal(client, readiness), name="rtw-temporal-check")
+        background = [
+            asyncio.create_task(watch_temporal(client, readiness, db=db), name="rtw-checks")
+        ]
+        if hub is not None:
+            background.append(asyncio.create_task(hub.run(), name="rtw-event-reader"))
+        if gateway.deliveries is not None and self._endpoints is not None:
+            from services.webhooks.dispatcher import Dispatcher
+
+            dispatcher = Dispatcher(
+                gateway.deliveries, self._endpoints, policy=self._dispatch_policy(), hub=hub
+            )
+            background.append(asyncio.create_task(dispatcher.run(), name="rtw-webhooks"))
+            logger.info("outbound webhooks to %d endpoint(s)", len(self._endpoints.current()))
         try:
             await server.serve()
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if not server.started:
             self.health.mark_fatal("HTTP server did not start")
             return 1

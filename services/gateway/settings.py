@@ -45,6 +45,40 @@ class GatewaySettings(BaseSettings):
         validation_alias="RTW_WEBHOOK_SECRET_FILE",
         description="the carrier's HMAC-SHA256 secret (a mounted Secret); unset: webhooks off",
     )
+    webhook_endpoints_file: Path | None = Field(
+        default=None,
+        validation_alias="RTW_WEBHOOK_ENDPOINTS_FILE",
+        description="outbound webhooks: the endpoints order events are POSTed to (JSON, a "
+        "mounted Secret; see services/webhooks/endpoints.py); unset: none sent",
+    )
+    webhook_retry_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        validation_alias="RTW_WEBHOOK_RETRY_SECONDS",
+        description="first wait before a failed delivery is tried again (doubling after)",
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86400,
+        validation_alias="RTW_WEBHOOK_RETRY_MAX_SECONDS",
+        description="longest wait between two tries of a delivery",
+    )
+    webhook_give_up_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 14,
+        validation_alias="RTW_WEBHOOK_GIVE_UP_HOURS",
+        description="a delivery still failing after this long is `failed` (replayable)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        validation_alias="RTW_WEBHOOK_TIMEOUT_SECONDS",
+        description="how long one delivery may take",
+    )
     webhook_tolerance_seconds: int = Field(
         default=300, gt=0, le=3600, description="how old a signed webhook may be (replays)"
     )
@@ -63,6 +97,30 @@ class GatewaySettings(BaseSettings):
         ge=1024,
         le=16 * 1024 * 1024,
         description="largest request body read, any route and transfer encoding (413 past it)",
+    )
+    events: bool = Field(
+        default=True,
+        description="serve order events (GET /orders/{id}/events, the live inbox and order "
+        "page, outbound webhooks): the gateway then reads the workers' database "
+        "(RTW_DATABASE_URL, else the SQLite file under RTW_DATA_DIR)",
+    )
+    events_keepalive_seconds: float = Field(
+        default=15.0, gt=0, le=15, description="a keep-alive comment on an idle event stream"
+    )
+    events_max_stream_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="an event stream is closed after this long (the client resumes with "
+        "Last-Event-ID, maybe on another replica): spreads streams over new replicas and "
+        "stays below proxies' connection limits",
+    )
+    events_poll_seconds: float = Field(
+        default=0.05,
+        gt=0,
+        le=5,
+        description="SQLite only: how often the one reader of the process looks for new "
+        "events (PostgreSQL announces them through LISTEN/NOTIFY)",
     )
     docs: bool = Field(
         default=True,
@@ -91,7 +149,13 @@ class GatewaySettings(BaseSettings):
                 ) from None
         return ",".join(entries)
 
-    @field_validator("tokens_file", "webhook_secret_file", "session_key_file", mode="before")
+    @field_validator(
+        "tokens_file",
+        "webhook_secret_file",
+        "session_key_file",
+        "webhook_endpoints_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable (as Compose files and shells write it) means unset."""

@@ -7,10 +7,12 @@ so a retried or duplicated send never stores a second row, whichever replica run
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from services.contracts import NotificationRequest
+from services.events.store import write_postgres, write_sqlite
 from services.runtime.database import Database, PostgresDatabase, SqliteDatabase
 
 
@@ -20,7 +22,7 @@ def _row(message: NotificationRequest) -> tuple[str, str, str, str | None, str, 
         message.kind.value,
         message.customer_id,
         message.order_id,
-        json.dumps(message.model_dump(mode="json"), sort_keys=True),
+        json.dumps(message.model_dump(mode="json", exclude={"events"}), sort_keys=True),
         datetime.now(UTC).isoformat(timespec="milliseconds"),
     )
 
@@ -40,14 +42,23 @@ class SqliteOutbox:
 
     async def deliver(self, message: NotificationRequest) -> bool:
         row = _row(message)
-        cur = await self._db.run(
-            lambda c: c.execute(
-                "INSERT OR IGNORE INTO outbox (dedupe_key, kind, customer_id, order_id, message, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                row,
-            )
-        )
-        return bool(cur.rowcount)
+
+        def work(c: sqlite3.Connection) -> bool:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO outbox (dedupe_key, kind, customer_id, order_id, "
+                    "message, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                write_sqlite(c, message.events)  # with the message; repeats ignored
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return bool(cur.rowcount)
+
+        return await self._db.run(work)
 
     async def delivered(self, *, order_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT message, created_at FROM outbox"
@@ -68,13 +79,15 @@ class PostgresOutbox:
 
     async def deliver(self, message: NotificationRequest) -> bool:
         key, kind, customer, order, body, at = _row(message)
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "INSERT INTO outbox (dedupe_key, kind, customer_id, order_id, message, created_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq",
                 (key, kind, customer, order, body, datetime.fromisoformat(at)),
             )
-            return await cur.fetchone() is not None
+            stored = await cur.fetchone() is not None
+            await write_postgres(conn, message.events)  # with the message; repeats ignored
+            return stored
 
     async def delivered(self, *, order_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT message, created_at FROM outbox"

@@ -19,6 +19,7 @@ from services.contracts import (
     OrderPolicyRequest,
     ShipmentBooking,
 )
+from services.events.store import EventStore
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +52,17 @@ class CarrierActivities:
     ids, which the shipment ignores as duplicates).
     """
 
-    def __init__(self, *, client: Client, auto_deliver: bool) -> None:
+    def __init__(self, *, client: Client, auto_deliver: bool, events: EventStore) -> None:
         self._client = client
         self._auto = auto_deliver
+        self._events = events
 
     @activity.defn(name=BOOK_SHIPMENT)
     async def book_shipment(self, request: BookShipmentRequest) -> ShipmentBooking:
-        """Book once per key; the tracking number derives from the key."""
+        """Book once per key (recording the order's `order.shipping` with the booking); the
+        tracking number derives from the key."""
         tracking = "TRK" + hashlib.sha256(request.booking_key.encode()).hexdigest()[:12].upper()
+        await self._events.record(request.events)
         if self._auto:
             handle = self._client.get_workflow_handle(request.shipment_workflow_id)
             for kind in SIMULATED_JOURNEY:

@@ -26,7 +26,9 @@ from services.contracts import (
     ORDER_ALREADY_EXISTS,
     OrderClaim,
     OrderClaimRequest,
+    OrderEvent,
 )
+from services.events.store import write_postgres, write_sqlite
 from services.runtime.database import Database, PostgresDatabase, SqliteDatabase
 from services.runtime.settle import to_completion
 
@@ -34,8 +36,11 @@ from services.runtime.settle import to_completion
 class ClaimStore(Protocol):
     """Storage port of order claims."""
 
-    async def claim(self, order_id: str, workflow_id: str, run_id: str) -> tuple[str, str]:
-        """Claim `order_id` for this run unless claimed; return the holder (workflow, run)."""
+    async def claim(
+        self, order_id: str, workflow_id: str, run_id: str, events: Sequence[OrderEvent] = ()
+    ) -> tuple[str, str]:
+        """Claim `order_id` for this run unless claimed; return the holder (workflow, run).
+        `events` are recorded in the same transaction when this run holds the claim."""
         ...
 
 
@@ -45,16 +50,26 @@ class SqliteClaims:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
-    async def claim(self, order_id: str, workflow_id: str, run_id: str) -> tuple[str, str]:
+    async def claim(
+        self, order_id: str, workflow_id: str, run_id: str, events: Sequence[OrderEvent] = ()
+    ) -> tuple[str, str]:
         def work(c: sqlite3.Connection) -> tuple[str, str]:
-            c.execute(
-                "INSERT OR IGNORE INTO order_claims (order_id, workflow_id, run_id) "
-                "VALUES (?, ?, ?)",
-                (order_id, workflow_id, run_id),
-            )
-            row = c.execute(
-                "SELECT workflow_id, run_id FROM order_claims WHERE order_id = ?", (order_id,)
-            ).fetchone()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(
+                    "INSERT OR IGNORE INTO order_claims (order_id, workflow_id, run_id) "
+                    "VALUES (?, ?, ?)",
+                    (order_id, workflow_id, run_id),
+                )
+                row = c.execute(
+                    "SELECT workflow_id, run_id FROM order_claims WHERE order_id = ?", (order_id,)
+                ).fetchone()
+                if str(row[1]) == run_id:
+                    write_sqlite(c, events)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
             return str(row[0]), str(row[1])
 
         return await self._db.run(work)
@@ -66,8 +81,10 @@ class PostgresClaims:
     def __init__(self, db: PostgresDatabase) -> None:
         self._pool = db.pool
 
-    async def claim(self, order_id: str, workflow_id: str, run_id: str) -> tuple[str, str]:
-        async with self._pool.connection() as conn:
+    async def claim(
+        self, order_id: str, workflow_id: str, run_id: str, events: Sequence[OrderEvent] = ()
+    ) -> tuple[str, str]:
+        async with self._pool.connection() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO order_claims (order_id, workflow_id, run_id) VALUES (%s, %s, %s) "
                 "ON CONFLICT (order_id) DO NOTHING",
@@ -78,6 +95,8 @@ class PostgresClaims:
             )
             row = await cur.fetchone()
             assert row is not None
+            if str(row[1]) == run_id:
+                await write_postgres(conn, events)
             return str(row[0]), str(row[1])
 
 
@@ -116,7 +135,7 @@ class ClaimActivities:
                 non_retryable=True,
             )
         workflow_id, run_id = await self._store.claim(
-            request.order_id, request.workflow_id, request.run_id
+            request.order_id, request.workflow_id, request.run_id, request.events
         )
         if self._hold_seconds:
             await asyncio.sleep(self._hold_seconds)

@@ -54,7 +54,9 @@ class InventoryActivities:
         for item in request.items:
             wanted[item.sku] = wanted.get(item.sku, 0) + item.quantity
         try:
-            applied = await self._store.reserve(request.reservation_key, request.order_id, wanted)
+            applied = await self._store.reserve(
+                request.reservation_key, request.order_id, wanted, request.events
+            )
         except OutOfStockError as exc:
             raise ApplicationError(
                 str(exc),
@@ -69,5 +71,5 @@ class InventoryActivities:
     @activity.defn(name=RELEASE_INVENTORY)
     async def release(self, request: ReleaseInventoryRequest) -> InventoryResult:
         """Give the reservation back; no-op when it never happened."""
-        applied = await to_completion(self._store.release(request.reservation_key))
+        applied = await to_completion(self._store.release(request.reservation_key, request.events))
         return InventoryResult(reservation_key=request.reservation_key, applied=applied)

@@ -12,6 +12,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from services.contracts import OrderEvent
+from services.events.store import write_postgres, write_sqlite
 from services.runtime.database import Database, PostgresDatabase, SqliteDatabase
 
 #: Stock a fresh store starts with; an unknown SKU has none.
@@ -35,12 +37,20 @@ class InventoryStore(Protocol):
         """Create SKUs that do not exist yet (existing stock is left alone)."""
         ...
 
-    async def reserve(self, key: str, order_id: str, items: dict[str, int]) -> bool:
-        """Reserve all items once per key; False when the key was reserved before."""
+    async def reserve(
+        self,
+        key: str,
+        order_id: str,
+        items: dict[str, int],
+        events: Sequence[OrderEvent] = (),
+    ) -> bool:
+        """Reserve all items once per key, recording `events` in the same transaction;
+        False when the key was reserved before (the events then made sure of)."""
         ...
 
-    async def release(self, key: str) -> bool:
-        """Give a reservation back once; False when there was nothing (left) to release."""
+    async def release(self, key: str, events: Sequence[OrderEvent] = ()) -> bool:
+        """Give a reservation back once, recording `events` in the same transaction; False
+        when there was nothing (left) to release (the events recorded all the same)."""
         ...
 
     async def available(self, sku: str) -> int:
@@ -75,10 +85,17 @@ class SqliteInventory:
         )
 
     @staticmethod
-    def _reserve(c: sqlite3.Connection, key: str, order_id: str, items: dict[str, int]) -> bool:
+    def _reserve(
+        c: sqlite3.Connection,
+        key: str,
+        order_id: str,
+        items: dict[str, int],
+        events: Sequence[OrderEvent],
+    ) -> bool:
         c.execute("BEGIN IMMEDIATE")
         try:
             if c.execute("SELECT 1 FROM reservations WHERE key = ?", (key,)).fetchone():
+                write_sqlite(c, events)
                 c.execute("COMMIT")
                 return False
             stock = {
@@ -96,6 +113,7 @@ class SqliteInventory:
                 "INSERT INTO reservations (key, order_id, items) VALUES (?, ?, ?)",
                 (key, order_id, json.dumps(items, sort_keys=True)),
             )
+            write_sqlite(c, events)
             c.execute("COMMIT")
             return True
         except BaseException:
@@ -103,12 +121,13 @@ class SqliteInventory:
             raise
 
     @staticmethod
-    def _release(c: sqlite3.Connection, key: str) -> bool:
+    def _release(c: sqlite3.Connection, key: str, events: Sequence[OrderEvent]) -> bool:
         c.execute("BEGIN IMMEDIATE")
         try:
             row = c.execute(
                 "SELECT items FROM reservations WHERE key = ? AND released = 0", (key,)
             ).fetchone()
+            write_sqlite(c, events)
             if row is None:
                 c.execute("COMMIT")
                 return False
@@ -121,11 +140,17 @@ class SqliteInventory:
             c.execute("ROLLBACK")
             raise
 
-    async def reserve(self, key: str, order_id: str, items: dict[str, int]) -> bool:
-        return await self._db.run(lambda c: self._reserve(c, key, order_id, items))
+    async def reserve(
+        self,
+        key: str,
+        order_id: str,
+        items: dict[str, int],
+        events: Sequence[OrderEvent] = (),
+    ) -> bool:
+        return await self._db.run(lambda c: self._reserve(c, key, order_id, items, events))
 
-    async def release(self, key: str) -> bool:
-        return await self._db.run(lambda c: self._release(c, key))
+    async def release(self, key: str, events: Sequence[OrderEvent] = ()) -> bool:
+        return await self._db.run(lambda c: self._release(c, key, events))
 
     async def available(self, sku: str) -> int:
         row = await self._db.run(
@@ -155,7 +180,13 @@ class PostgresInventory:
                 list(catalog.items()),
             )
 
-    async def reserve(self, key: str, order_id: str, items: dict[str, int]) -> bool:
+    async def reserve(
+        self,
+        key: str,
+        order_id: str,
+        items: dict[str, int],
+        events: Sequence[OrderEvent] = (),
+    ) -> bool:
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "INSERT INTO reservations (key, order_id, items) VALUES (%s, %s, %s) "
@@ -163,6 +194,7 @@ class PostgresInventory:
                 (key, order_id, json.dumps(items, sort_keys=True)),
             )
             if await cur.fetchone() is None:
+                await write_postgres(conn, events)
                 return False
             short = False
             for sku, qty in sorted(items.items()):
@@ -175,6 +207,7 @@ class PostgresInventory:
             if short:
                 # Raising rolls back what was taken above; the message shows committed levels.
                 raise OutOfStockError(_shortage(items, await self._levels_outside(items)))
+            await write_postgres(conn, events)
             return True
 
     async def _levels_outside(self, items: dict[str, int]) -> dict[str, int]:
@@ -184,7 +217,7 @@ class PostgresInventory:
             )
             return {sku: int(a) for sku, a in await cur.fetchall()}
 
-    async def release(self, key: str) -> bool:
+    async def release(self, key: str, events: Sequence[OrderEvent] = ()) -> bool:
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "UPDATE reservations SET released = true WHERE key = %s AND NOT released "
@@ -192,6 +225,7 @@ class PostgresInventory:
                 (key,),
             )
             row = await cur.fetchone()
+            await write_postgres(conn, events)
             if row is None:
                 return False
             for sku, qty in sorted(json.loads(row[0]).items()):

@@ -17,6 +17,8 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import JsonValue
+
     from services.contracts import (
         ACCEPTED,
         APPROVE,
@@ -46,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
         NotificationRequest,
         OrderClaim,
         OrderClaimRequest,
+        OrderEvent,
+        OrderEventType,
         OrderInput,
         OrderPolicy,
         OrderPolicyRequest,
@@ -62,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         TaskQueue,
         VoidAuthorizationRequest,
         order_workflow_id,
+        outcome_event,
         queue_name,
         queue_prefix_of,
         shipment_workflow_id,
@@ -73,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         check_decidable,
         record_decision,
     )
+    from services.orchestration.order_events import EventLog
     from services.orchestration.order_input import (
         describe_validation_error,
         parse_decision,
@@ -103,6 +109,13 @@ SHIPMENT_LOST = "ShipmentLost"
 POLICY_TIMEOUT = timedelta(seconds=10)
 #: A refused claim waits this long so the refusal ends the run in a task of its own.
 REFUSAL_PAUSE = timedelta(milliseconds=1)
+
+#: The event of each approval decision.
+DECISION_EVENTS = {
+    ApprovalDecision.APPROVED: OrderEventType.APPROVED,
+    ApprovalDecision.REJECTED: OrderEventType.REJECTED_BY_REVIEWER,
+    ApprovalDecision.EXPIRED: OrderEventType.APPROVAL_EXPIRED,
+}
 
 #: At most this many warnings are kept in `status` (a flood of junk signals stays bounded).
 MAX_WARNINGS = 50
@@ -135,6 +148,7 @@ class OrderSaga:
         self._capture: PaymentResult | None = None
         self._early_warnings: list[str] = []
         self._visibility = StatePublisher()
+        self._events = EventLog("")
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> OrderStatus:
@@ -214,7 +228,15 @@ class OrderSaga:
         Takes one order (plain JSON); see `parse_order_args` for what is refused.
         """
         order = self._accept(args)
-        await self._claim(order)
+        try:
+            await self._claim(order)
+        except asyncio.CancelledError:
+            # Cancelled as the claim landed (its result lost to the cancel, but its
+            # `order.received` is in the store): the order is this run's, and ends
+            # `cancelled` like any other. A claim that never ran leaves nothing to undo.
+            if self._events.failed_step_committed:
+                await self._end_cancelled(order)
+            raise
         try:
             await self._forward(order)
         except asyncio.CancelledError:
@@ -224,6 +246,11 @@ class OrderSaga:
             await self._end_failed(order, err)
         else:
             self._set_state(OrderState.COMPLETED)
+            # No step is left to carry it: the orchestration-local activity records it.
+            self._events.emit(
+                OrderEventType.COMPLETED, total_cents=order.total_cents, currency=order.currency
+            )
+            await to_the_end(self._events.flush())
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._order_status
 
@@ -252,6 +279,7 @@ class OrderSaga:
             total_cents=order.total_cents,
             warnings=self._early_warnings[:MAX_WARNINGS],
         )
+        self._events = EventLog(order.order_id)
         prefix = queue_prefix_of(info.task_queue)
         self._payments_queue = queue_name(TaskQueue.PAYMENTS, prefix=prefix)
         self._notifications_queue = queue_name(TaskQueue.NOTIFICATIONS, prefix=prefix)
@@ -266,7 +294,11 @@ class OrderSaga:
         policy = await self._load_policy(order)
 
         self._set_state(OrderState.AUTHORIZING)
-        self._authorization = await self._authorize(order)
+        try:
+            self._authorization = await self._authorize(order)
+        except BaseException:
+            self._committed_anyway("authorize_payment", order.total_cents)
+            raise
         status.payment.authorized_cents = self._authorization.amount_cents
         stop_if_cancelled()
 
@@ -276,14 +308,15 @@ class OrderSaga:
 
         waited = status.approval is not None
         if waited:
-            self._set_state(OrderState.AWAITING_APPROVAL)
-            self._current_step = "approval"
-            await await_decision(status, timedelta(seconds=policy.approval_timeout_seconds))
-            status.steps_done.append("approval")
+            await self._approval(policy)
         # Only after a wait is `capturing` worth a search-attribute write (the inbox drops
         # the order at once); otherwise it lasts one activity, and the next is `shipping`.
         self._set_state(OrderState.CAPTURING, publish=waited)
-        self._capture = await self._capture_payment(order, self._authorization)
+        try:
+            self._capture = await self._capture_payment(order, self._authorization)
+        except BaseException:
+            self._committed_anyway("capture_payment", self._authorization.amount_cents)
+            raise
         status.payment.captured_cents = self._capture.amount_cents
         stop_if_cancelled()
 
@@ -295,6 +328,43 @@ class OrderSaga:
         finally:
             await confirmation
         status.steps_done.append("ship_order")
+
+    async def _approval(self, policy: OrderPolicy) -> None:
+        """Wait for a reviewer's decision; both ends are events of their own (the live
+        inbox shows the order at once, and drops it at once), recorded by the
+        orchestration-local activity in the workflow task that made them."""
+        status = self._order_status
+        approval = status.approval
+        assert approval is not None
+        timeout = timedelta(seconds=policy.approval_timeout_seconds)
+        self._set_state(OrderState.AWAITING_APPROVAL)
+        self._current_step = "approval"
+        self._events.emit(
+            OrderEventType.AWAITING_APPROVAL,
+            threshold_cents=approval.threshold_cents,
+            deadline=(workflow.now() + timeout).isoformat(),
+        )
+        await self._events.flush()
+        try:
+            await await_decision(status, timeout)
+        finally:
+            if approval.decision is not None:
+                self._events.emit(DECISION_EVENTS[approval.decision], reviewer=approval.reviewer)
+        await self._events.flush()  # approved: the capture is next, and may take a while
+        status.steps_done.append("approval")
+
+    def _committed_anyway(self, step: str, amount_cents: int) -> None:
+        """A payment step the saga saw fail that the store shows done (its result was lost
+        to a cancel in the same workflow task): `status` says what happened; the
+        compensation finds the movement by its key."""
+        if not self._events.failed_step_committed:
+            return
+        payment = self._order_status.payment
+        self._order_status.steps_done.append(step)
+        if step == "authorize_payment":
+            payment.authorized_cents = amount_cents
+        else:
+            payment.captured_cents = amount_cents
 
     def _set_state(self, state: OrderState, *, publish: bool = True) -> None:
         self._order_status.state = state
@@ -319,8 +389,22 @@ class OrderSaga:
             run_id=info.run_id,
             skus=sorted({item.sku for item in order.items}),
         )
+        received: dict[str, JsonValue] = {
+            "customer_id": order.customer_id,
+            "currency": order.currency,
+            "total_cents": order.total_cents,
+            "items": [item.model_dump(mode="json") for item in order.items],
+        }
         try:
-            await local_call(CLAIM_ORDER, request, result_type=OrderClaim, forward=True)
+            await self._events.carry(
+                lambda events: local_call(
+                    CLAIM_ORDER,
+                    request.model_copy(update={"events": events}),
+                    result_type=OrderClaim,
+                    forward=True,
+                ),
+                (OrderEventType.RECEIVED, received),
+            )
         except FailureError as err:
             status.failure = self._failure_of(err)
             status.failure.step = "claim_order"
@@ -356,16 +440,20 @@ class OrderSaga:
         auth_key = self._key("authorize")
         self._compensations.register(
             "void_authorization",
-            lambda: self._payment(
-                VOID_AUTHORIZATION,
-                VoidAuthorizationRequest(
-                    idempotency_key=self._key("void"),
-                    order_id=order.order_id,
-                    authorization_key=auth_key,
-                    authorization_ref=self._authorization.provider_ref
-                    if self._authorization
-                    else None,
+            lambda: self._events.carry(
+                lambda events: self._payment(
+                    VOID_AUTHORIZATION,
+                    VoidAuthorizationRequest(
+                        idempotency_key=self._key("void"),
+                        order_id=order.order_id,
+                        authorization_key=auth_key,
+                        authorization_ref=self._authorization.provider_ref
+                        if self._authorization
+                        else None,
+                        events=events,
+                    ),
                 ),
+                (OrderEventType.VOIDED, {}),
             ),
         )
         request = AuthorizePaymentRequest(
@@ -376,39 +464,65 @@ class OrderSaga:
             amount_cents=order.total_cents,
             currency=order.currency,
         )
-        return await self._payment(AUTHORIZE_PAYMENT, request, step="authorize_payment")
+        return await self._events.carry(
+            lambda events: self._payment(
+                AUTHORIZE_PAYMENT,
+                request.model_copy(update={"events": events}),
+                step="authorize_payment",
+            ),
+            (
+                OrderEventType.AUTHORIZED,
+                {"amount_cents": order.total_cents, "currency": order.currency},
+            ),
+        )
 
     async def _reserve(self, order: OrderInput) -> None:
         reservation_key = self._key("reserve")
         self._compensations.register(
             "release_inventory",
-            lambda: local_call(
-                RELEASE_INVENTORY,
-                ReleaseInventoryRequest(reservation_key=reservation_key),
-                result_type=InventoryResult,
-                forward=False,
+            lambda: self._events.carry(
+                lambda events: local_call(
+                    RELEASE_INVENTORY,
+                    ReleaseInventoryRequest(reservation_key=reservation_key, events=events),
+                    result_type=InventoryResult,
+                    forward=False,
+                ),
+                (OrderEventType.RELEASED, {}),
             ),
         )
         request = ReserveInventoryRequest(
             reservation_key=reservation_key, order_id=order.order_id, items=order.items
         )
-        await self._step(
-            "reserve_inventory",
-            local_call(RESERVE_INVENTORY, request, result_type=InventoryResult, forward=True),
+        reserved: list[JsonValue] = [{"sku": i.sku, "quantity": i.quantity} for i in order.items]
+        await self._events.carry(
+            lambda events: self._step(
+                "reserve_inventory",
+                local_call(
+                    RESERVE_INVENTORY,
+                    request.model_copy(update={"events": events}),
+                    result_type=InventoryResult,
+                    forward=True,
+                ),
+            ),
+            (OrderEventType.RESERVED, {"items": reserved}),
         )
 
     async def _capture_payment(self, order: OrderInput, auth: PaymentResult) -> PaymentResult:
         capture_key = self._key("capture")
         self._compensations.register(
             "refund_payment",
-            lambda: self._payment(
-                REFUND_PAYMENT,
-                RefundPaymentRequest(
-                    idempotency_key=self._key("refund"),
-                    order_id=order.order_id,
-                    capture_key=capture_key,
-                    capture_ref=self._capture.provider_ref if self._capture else None,
+            lambda: self._events.carry(
+                lambda events: self._payment(
+                    REFUND_PAYMENT,
+                    RefundPaymentRequest(
+                        idempotency_key=self._key("refund"),
+                        order_id=order.order_id,
+                        capture_key=capture_key,
+                        capture_ref=self._capture.provider_ref if self._capture else None,
+                        events=events,
+                    ),
                 ),
+                (OrderEventType.REFUNDED, {}),
             ),
         )
         request = CapturePaymentRequest(
@@ -418,7 +532,17 @@ class OrderSaga:
             authorization_ref=auth.provider_ref or "",
             amount_cents=auth.amount_cents,
         )
-        return await self._payment(CAPTURE_PAYMENT, request, step="capture_payment")
+        return await self._events.carry(
+            lambda events: self._payment(
+                CAPTURE_PAYMENT,
+                request.model_copy(update={"events": events}),
+                step="capture_payment",
+            ),
+            (
+                OrderEventType.CAPTURED,
+                {"amount_cents": auth.amount_cents, "currency": order.currency},
+            ),
+        )
 
     async def _ship(self, order: OrderInput, policy: OrderPolicy) -> None:
         """Run the `Shipment` child until the carrier reports delivered or lost."""
@@ -427,18 +551,29 @@ class OrderSaga:
         self._current_step = "ship_order"
         workflow_id = shipment_workflow_id(order.order_id)
         status.shipment = ShipmentSummary(workflow_id=workflow_id, state="started")
-        result: ShipmentStatus = await workflow.execute_child_workflow(
-            SHIPMENT_WORKFLOW,
-            ShipmentInput(
-                order_id=order.order_id,
-                customer_id=order.customer_id,
-                pickup_sla_seconds=policy.shipment_pickup_sla_seconds,
-                delivery_sla_seconds=policy.shipment_delivery_sla_seconds,
-            ),
-            id=workflow_id,
-            task_queue=workflow.info().task_queue,
-            result_type=ShipmentStatus,
-        )
+        # The booking records `order.shipping`; the child numbers the carrier's events
+        # from the next seq on and hands back the ones it has not recorded.
+        self._events.emit(OrderEventType.SHIPPING, shipment_workflow_id=workflow_id)
+        handed = self._events.take()
+        try:
+            result: ShipmentStatus = await workflow.execute_child_workflow(
+                SHIPMENT_WORKFLOW,
+                ShipmentInput(
+                    order_id=order.order_id,
+                    customer_id=order.customer_id,
+                    pickup_sla_seconds=policy.shipment_pickup_sla_seconds,
+                    delivery_sla_seconds=policy.shipment_delivery_sla_seconds,
+                    events=handed,
+                    next_event_seq=self._events.next_seq,
+                ),
+                id=workflow_id,
+                task_queue=workflow.info().task_queue,
+                result_type=ShipmentStatus,
+            )
+        except BaseException:
+            await to_the_end(self._events.resync(handed))
+            raise
+        self._events.adopt(result.next_event_seq, result.unrecorded_events)
         status.shipment = ShipmentSummary(
             workflow_id=workflow_id,
             state=result.state.value,
@@ -492,7 +627,14 @@ class OrderSaga:
             payment.voided_cents += result.amount_cents
         return result
 
-    def _notify(self, order: OrderInput, kind: NotificationKind, *, forward: bool) -> Any:
+    def _notify(
+        self,
+        order: OrderInput,
+        kind: NotificationKind,
+        *,
+        forward: bool,
+        events: list[OrderEvent] | None = None,
+    ) -> Any:
         data: dict[str, str | int] = {"total_cents": order.total_cents, "currency": order.currency}
         if self._order_status.failure is not None:
             data["reason"] = self._order_status.failure.type
@@ -504,6 +646,7 @@ class OrderSaga:
                 kind=kind,
                 order_id=order.order_id,
                 data=data,
+                events=events or [],
             ),
             task_queue=self._notifications_queue,
             result_type=NotificationReceipt,
@@ -520,7 +663,12 @@ class OrderSaga:
         if isinstance(err, ApplicationError) and err.type == SHIPMENT_LOST:
             # The parcel left the warehouse: refund the customer, keep the stock written off.
             failure = FailureInfo(type=SHIPMENT_LOST, message=err.message, step="ship_order")
-            await self._compensate(order, failure, skip=("release_inventory", "void_authorization"))
+            await self._compensate(
+                order,
+                failure,
+                OrderState.COMPENSATED,
+                skip=("release_inventory", "void_authorization"),
+            )
             self._set_state(OrderState.COMPENSATED)
             return
         if workflow.cancellation_reason() is not None:
@@ -529,11 +677,12 @@ class OrderSaga:
             raise asyncio.CancelledError("order cancelled") from err
         if isinstance(err, ApplicationError) and err.type in REJECTIONS:
             failure = FailureInfo(type=err.type, message=err.message, step="approval")
-            await self._compensate(order, failure)
+            await self._compensate(order, failure, OrderState.REJECTED)
             self._set_state(OrderState.REJECTED)
             return
         failure = self._failure_of(err)
-        await self._compensate(order, failure)
+        outcome = OrderState.COMPENSATED if failure.type in BUSINESS_FAILURES else OrderState.FAILED
+        await self._compensate(order, failure, outcome)
         if failure.type in BUSINESS_FAILURES:
             self._set_state(OrderState.COMPENSATED)
             return
@@ -549,24 +698,38 @@ class OrderSaga:
     async def _end_cancelled(self, order: OrderInput) -> None:
         """Cancellation is a reason to compensate like any other."""
         failure = FailureInfo(type="Cancelled", message="order cancelled", step=self._current_step)
-        await self._compensate(order, failure)
+        await self._compensate(order, failure, OrderState.CANCELLED)
         self._set_state(OrderState.CANCELLED)
 
     async def _compensate(
-        self, order: OrderInput, failure: FailureInfo, *, skip: tuple[str, ...] = ()
+        self,
+        order: OrderInput,
+        failure: FailureInfo,
+        outcome: OrderState,
+        *,
+        skip: tuple[str, ...] = (),
     ) -> None:
         """Unwind every registered compensation (but `skip`), then tell the customer; runs
-        to the end even if a cancel arrives meanwhile."""
+        to the end even if a cancel arrives meanwhile. The notice carries the order's last
+        event, `outcome` (nothing of the saga's is left to happen after it)."""
         status = self._order_status
         status.failure = failure
         self._set_state(OrderState.COMPENSATING)
+        # The reason's type and step only: a message may name the payment method.
+        self._events.emit(OrderEventType.COMPENSATING, reason=failure.type, step=failure.step)
         workflow.logger.info(
             "order %s compensating after %s: %s", order.order_id, failure.type, failure.message
         )
 
         async def unwind() -> None:
             await self._compensations.unwind(status.compensations_run.append, skip=skip)
-            await self._notify(order, NotificationKind.ORDER_FAILED, forward=False)
+            await self._events.carry(
+                lambda events: self._notify(
+                    order, NotificationKind.ORDER_FAILED, forward=False, events=events
+                ),
+                (OrderEventType.FAILURE_NOTIFIED, {}),
+                (outcome_event(outcome.value), {"reason": failure.type}),
+            )
             status.compensations_run.append("notify_failure")
 
         await to_the_end(unwind())

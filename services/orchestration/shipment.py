@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         NotificationKind,
         NotificationReceipt,
         NotificationRequest,
+        OrderEventType,
         ShipmentBooking,
         ShipmentInput,
         ShipmentState,
@@ -31,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
         queue_name,
         queue_prefix_of,
     )
+    from services.orchestration.order_events import EventLog
+    from services.orchestration.saga_steps import to_the_end
 
 #: Progress rank of each state; an event never moves a shipment backwards.
 RANK = {
@@ -47,6 +50,13 @@ EVENT_STATE = {
     CarrierEventKind.IN_TRANSIT: ShipmentState.IN_TRANSIT,
     CarrierEventKind.DELIVERED: ShipmentState.DELIVERED,
     CarrierEventKind.LOST: ShipmentState.LOST,
+}
+#: The order event each applied carrier event is.
+CARRIER_ORDER_EVENTS = {
+    CarrierEventKind.PICKED_UP: OrderEventType.PICKED_UP,
+    CarrierEventKind.IN_TRANSIT: OrderEventType.IN_TRANSIT,
+    CarrierEventKind.DELIVERED: OrderEventType.DELIVERED,
+    CarrierEventKind.LOST: OrderEventType.LOST,
 }
 #: Event ids remembered for de-duplication (bounded so the state stays small).
 MAX_SEEN_EVENTS = 200
@@ -65,6 +75,11 @@ class Shipment:
     (a late `picked_up` after `in_transit`) is recorded as stale without changing state.
     SLA timers: not picked up within the pickup SLA, or not delivered within the delivery
     SLA, sends one escalation notice each to operations; the shipment keeps waiting.
+
+    Order events: the booking records the saga's `order.shipping`; each applied carrier event
+    becomes the order's next event, numbered from `next_event_seq` on and recorded (by the
+    orchestration-local activity) as it arrives. The last one (delivered or lost) goes back
+    to the saga unrecorded, to be recorded with what the saga does next.
     """
 
     @workflow.init
@@ -76,6 +91,9 @@ class Shipment:
         )
         self._seen: list[str] = []
         self._progress = 0  # bumps on every applied event; wakes the main loop
+        # next_event_seq 0: a shipment started without its order's numbering records none
+        self._events = EventLog(shipment.order_id, next_seq=shipment.next_event_seq)
+        self._numbered = shipment.next_event_seq > 0
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> ShipmentStatus:
@@ -100,13 +118,27 @@ class Shipment:
             outcome = "applied"
             self._status.state = target
             self._progress += 1
+            if self._numbered:
+                self._events.emit(
+                    CARRIER_ORDER_EVENTS[event.event],
+                    event_id=event.event_id,
+                    tracking_number=self._status.tracking_number,
+                )
         self._status.events.append(
             AppliedEvent(event_id=event.event_id, event=event.event, outcome=outcome)
         )
 
     @workflow.run
     async def run(self, shipment: ShipmentInput) -> ShipmentStatus:
-        """Book, then wait for a final carrier event while the SLA timers run."""
+        """Book, then wait for a final carrier event while the SLA timers run; a cancel
+        records the carrier events seen so far first."""
+        try:
+            return await self._run(shipment)
+        except BaseException:
+            await to_the_end(self._events.flush())
+            raise
+
+    async def _run(self, shipment: ShipmentInput) -> ShipmentStatus:
         info = workflow.info()
         self._notifications_queue = queue_name(
             TaskQueue.NOTIFICATIONS, prefix=queue_prefix_of(info.task_queue)
@@ -124,6 +156,7 @@ class Shipment:
                 booking_key=f"{info.workflow_id}:book",
                 order_id=shipment.order_id,
                 shipment_workflow_id=info.workflow_id,
+                events=shipment.events,
             ),
             result_type=ShipmentBooking,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
@@ -134,6 +167,9 @@ class Shipment:
             self._status.state = ShipmentState.AWAITING_PICKUP
 
         while self._status.state not in FINAL:
+            if self._events.pending:  # picked up, in transit: the shop hears of it now
+                await self._events.flush()
+                continue
             due = [
                 (at, name)
                 for name, at in slas.items()
@@ -153,6 +189,8 @@ class Shipment:
             except TimeoutError:
                 await self._escalate(shipment, name)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._status.unrecorded_events = self._events.take()
+        self._status.next_event_seq = self._events.next_seq
         return self._status
 
     def _moved_since(self, progress: int) -> Callable[[], bool]:

@@ -9,8 +9,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from services.contracts import TaskQueue
+from services.events import events_for
 from services.orchestration.carrier import CarrierActivities, PolicyActivities
 from services.orchestration.claims import ClaimActivities, claims_for
+from services.orchestration.event_recording import EventActivities
 from services.orchestration.idempotency import IdempotencyKey
 from services.orchestration.inventory import DEFAULT_CATALOG, InventoryActivities, inventory_for
 from services.orchestration.order_saga import OrderSaga
@@ -58,7 +60,11 @@ async def orchestration_worker(
             }
         )
     )
-    carrier = CarrierActivities(client=client, auto_deliver=local.simulated_carrier_auto_deliver)
+    events = events_for(db)
+    recorder = EventActivities(store=events)
+    carrier = CarrierActivities(
+        client=client, auto_deliver=local.simulated_carrier_auto_deliver, events=events
+    )
     outcomes = ReconciliationActivities(client=client)
     yield Worker(
         client,
@@ -69,6 +75,7 @@ async def orchestration_worker(
             inventory.release,
             policy.order_policy,
             carrier.book_shipment,
+            recorder.record_order_events,
             outcomes.saga_outcomes,
             ping_activity_for(TaskQueue.ORCHESTRATION, store=store),
         ],

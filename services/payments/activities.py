@@ -32,11 +32,13 @@ from services.contracts import (
     LedgerSummary,
     LedgerSummaryRequest,
     OpenAuthorization,
+    OrderEvent,
     OrderMoney,
     PaymentResult,
     RefundPaymentRequest,
     VoidAuthorizationRequest,
 )
+from services.events.store import EventStore
 from services.payments.ledger import EntryKind, Ledger, LedgerEntry, LedgerViolationError, now_iso
 from services.payments.provider import PaymentDeclinedError, PaymentProvider
 from services.runtime.settle import to_completion
@@ -117,6 +119,9 @@ class _Keyed(Protocol):
     @property
     def order_id(self) -> str: ...
 
+    @property
+    def events(self) -> list[OrderEvent]: ...
+
 
 def _entry(
     request: _Keyed,
@@ -153,9 +158,11 @@ class PaymentActivities:
         *,
         ledger: Ledger,
         provider: PaymentProvider,
+        events: EventStore,
         crash_after_capture: Path | None = None,
     ) -> None:
         self._ledger = ledger
+        self._events = events
         self._provider = provider
         self._crash_after_capture = crash_after_capture
 
@@ -168,15 +175,24 @@ class PaymentActivities:
                 logger.warning("fault injection: exiting after a committed capture")
                 os._exit(CRASH_EXIT_CODE)
 
-    async def _preflight(self, entry: LedgerEntry) -> LedgerEntry | None:
+    async def _preflight(self, entry: LedgerEntry, request: _Keyed) -> LedgerEntry | None:
+        """The entry a retry recorded before (its events made sure of), or None."""
         try:
-            return await self._ledger.check(entry)
+            done = await self._ledger.check(entry)
         except LedgerViolationError as violation:
             raise _refused(violation) from None
+        if done is not None:
+            await self._events.record(request.events)
+        return done
 
-    async def _record(self, entry: LedgerEntry) -> LedgerEntry:
+    async def _unchanged(self, request: _Keyed, result: PaymentResult) -> PaymentResult:
+        """A step that moved no money still records the order events it was handed."""
+        await self._events.record(request.events)
+        return result
+
+    async def _record(self, entry: LedgerEntry, request: _Keyed) -> LedgerEntry:
         try:
-            return await self._ledger.record(entry)
+            return await self._ledger.record(entry, request.events)
         except LedgerViolationError as violation:
             logger.error(
                 "ledger refused %s for order %s: %s", entry.kind, entry.order_id, violation
@@ -207,7 +223,7 @@ class PaymentActivities:
 
     async def _authorize(self, request: AuthorizePaymentRequest) -> PaymentResult:
         planned = _entry(request, EntryKind.AUTHORIZATION, request.amount_cents, request.currency)
-        if done := await self._preflight(planned):
+        if done := await self._preflight(planned, request):
             return _result(done)
         try:
             charge = await _call(
@@ -227,7 +243,8 @@ class PaymentActivities:
                 request.amount_cents,
                 request.currency,
                 ref=charge.reference,
-            )
+            ),
+            request,
         )
         logger.info(
             "authorized %s %s for order %s", entry.amount_cents, entry.currency, entry.order_id
@@ -249,7 +266,7 @@ class PaymentActivities:
             currency,
             parent=request.authorization_key,
         )
-        if done := await self._preflight(planned):
+        if done := await self._preflight(planned, request):
             return _result(done)
         assert auth is not None  # the pre-flight refuses a capture without its authorization
         if auth.provider_ref != request.authorization_ref:
@@ -273,7 +290,8 @@ class PaymentActivities:
                 auth.currency,
                 ref=charge.reference,
                 parent=request.authorization_key,
-            )
+            ),
+            request,
         )
         self._maybe_crash_after_capture()
         return _result(entry)
@@ -293,14 +311,16 @@ class PaymentActivities:
             request.authorization_key, request.authorization_ref, AUTHORIZATION_MISSING
         )
         if auth is None:
-            return _noop(request.idempotency_key, EntryKind.VOID)
+            return await self._unchanged(request, _noop(request.idempotency_key, EntryKind.VOID))
         planned = _entry(request, EntryKind.VOID, auth.amount_cents, auth.currency, parent=auth.key)
         try:  # one read of the state machine: a retry's entry, or why not
             if done := await self._ledger.check(planned):
-                return _result(done)
+                return await self._unchanged(request, _result(done))
         except LedgerViolationError as violation:
             if violation.type == ALREADY_CAPTURED:
-                return _noop(request.idempotency_key, EntryKind.VOID, auth.currency)
+                return await self._unchanged(
+                    request, _noop(request.idempotency_key, EntryKind.VOID, auth.currency)
+                )
             raise _refused(violation) from None
         charge = await _call(
             self._provider.void(
@@ -315,7 +335,8 @@ class PaymentActivities:
                 auth.currency,
                 ref=charge.reference,
                 parent=auth.key,
-            )
+            ),
+            request,
         )
         return _result(entry)
 
@@ -326,12 +347,12 @@ class PaymentActivities:
 
     async def _refund(self, request: RefundPaymentRequest) -> PaymentResult:
         if done := await self._ledger.get(request.idempotency_key):
-            return _result(done)
+            return await self._unchanged(request, _result(done))
         capture = await self._reversed_entry(
             request.capture_key, request.capture_ref, CAPTURE_MISSING
         )
         if capture is None:
-            return _noop(request.idempotency_key, EntryKind.REFUND)
+            return await self._unchanged(request, _noop(request.idempotency_key, EntryKind.REFUND))
         refunded = sum(
             c.amount_cents
             for c in await self._ledger.children(capture.key)
@@ -345,8 +366,10 @@ class PaymentActivities:
             parent=capture.key,
         )
         if planned.amount_cents == 0:
-            return _noop(request.idempotency_key, EntryKind.REFUND, capture.currency)
-        if done := await self._preflight(planned):
+            return await self._unchanged(
+                request, _noop(request.idempotency_key, EntryKind.REFUND, capture.currency)
+            )
+        if done := await self._preflight(planned, request):
             return _result(done)
         charge = await _call(
             self._provider.refund(
@@ -361,7 +384,8 @@ class PaymentActivities:
                 capture.currency,
                 ref=charge.reference,
                 parent=capture.key,
-            )
+            ),
+            request,
         )
         return _result(entry)
 
@@ -376,7 +400,7 @@ class PaymentActivities:
 
     async def _charge(self, request: ChargePaymentRequest) -> PaymentResult:
         planned = _entry(request, EntryKind.CAPTURE, request.amount_cents, request.currency)
-        if done := await self._preflight(planned):
+        if done := await self._preflight(planned, request):
             return _result(done)
         try:
             auth = await _call(
@@ -401,7 +425,8 @@ class PaymentActivities:
                 request.amount_cents,
                 request.currency,
                 ref=charge.reference,
-            )
+            ),
+            request,
         )
         logger.info("charged %s %s for %s", entry.amount_cents, entry.currency, entry.order_id)
         return _result(entry)

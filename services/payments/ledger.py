@@ -7,6 +7,7 @@ locked the parent entry, and the schema's unique indexes back the rules up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +21,7 @@ from services.contracts import (
     CAPTURE_MISSING,
     IDEMPOTENCY_CONFLICT,
     REFUND_EXCEEDS_CAPTURE,
+    OrderEvent,
 )
 
 
@@ -178,9 +180,10 @@ class Ledger(Protocol):
         """`check_transition` against the stored state, without writing."""
         ...
 
-    async def record(self, entry: LedgerEntry) -> LedgerEntry:
-        """Record `entry` atomically if the state machine allows it; return the stored
-        entry (the earlier one for a retry). Raises `LedgerViolationError` otherwise."""
+    async def record(self, entry: LedgerEntry, events: Sequence[OrderEvent] = ()) -> LedgerEntry:
+        """Record `entry` atomically if the state machine allows it, with the order `events`
+        that report it in the same transaction; return the stored entry (the earlier one for
+        a retry, its events then written with it). Raises `LedgerViolationError` otherwise."""
         ...
 
     async def children(self, parent_key: str) -> list[LedgerEntry]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from services.contracts import OrderEvent
+from services.events.store import write_postgres
 from services.payments.ledger import (
     EntryKind,
     LedgerEntry,
@@ -89,12 +92,13 @@ class PostgresLedger:
         async with self._pool.connection() as conn:
             return await _check(conn, entry, lock=False)
 
-    async def record(self, entry: LedgerEntry) -> LedgerEntry:
+    async def record(self, entry: LedgerEntry, events: Sequence[OrderEvent] = ()) -> LedgerEntry:
         from psycopg import errors
 
         try:
             async with self._pool.connection() as conn, conn.transaction():
                 if (earlier := await _check(conn, entry, lock=True)) is not None:
+                    await write_postgres(conn, events)  # recorded with it; repeats ignored
                     return earlier
                 stored = await _one(
                     conn,
@@ -110,13 +114,17 @@ class PostgresLedger:
                         entry.parent_key,
                     ),
                 )
+                if stored is not None:
+                    await write_postgres(conn, events)
         except errors.UniqueViolation as exc:
             raise violation_of_unique(exc.diag.constraint_name or str(exc), entry) from exc
         if stored is not None:
             return stored
         # Another replica inserted the same key between our check and insert: compare.
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn, conn.transaction():
             again = await _check(conn, entry, lock=False)
+            if again is not None:
+                await write_postgres(conn, events)
         assert again is not None
         return again
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
+from services.contracts import OrderEvent
+from services.events.store import write_sqlite
 from services.payments.ledger import (
     EntryKind,
     LedgerEntry,
@@ -42,10 +45,13 @@ def _check(conn: sqlite3.Connection, entry: LedgerEntry) -> LedgerEntry | None:
     return check_transition(entry, existing=_get(conn, entry.key), parent=parent, siblings=siblings)
 
 
-def _record(conn: sqlite3.Connection, entry: LedgerEntry) -> LedgerEntry:
+def _record(
+    conn: sqlite3.Connection, entry: LedgerEntry, events: Sequence[OrderEvent]
+) -> LedgerEntry:
     conn.execute("BEGIN IMMEDIATE")  # one writer at a time across processes: the lock
     try:
         if (earlier := _check(conn, entry)) is not None:
+            write_sqlite(conn, events)  # recorded with the entry; a repeat is ignored
             conn.execute("COMMIT")
             return earlier
         conn.execute(
@@ -62,6 +68,7 @@ def _record(conn: sqlite3.Connection, entry: LedgerEntry) -> LedgerEntry:
                 entry.parent_key,
             ),
         )
+        write_sqlite(conn, events)
         conn.execute("COMMIT")
         return entry
     except sqlite3.IntegrityError as exc:
@@ -84,8 +91,8 @@ class SqliteLedger:
     async def check(self, entry: LedgerEntry) -> LedgerEntry | None:
         return await self._db.run(lambda c: _check(c, entry))
 
-    async def record(self, entry: LedgerEntry) -> LedgerEntry:
-        return await self._db.run(lambda c: _record(c, entry))
+    async def record(self, entry: LedgerEntry, events: Sequence[OrderEvent] = ()) -> LedgerEntry:
+        return await self._db.run(lambda c: _record(c, entry, events))
 
     async def children(self, parent_key: str) -> list[LedgerEntry]:
         return await self._db.run(lambda c: _children(c, parent_key))

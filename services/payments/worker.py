@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from services.contracts import TaskQueue
+from services.events import events_for
 from services.payments.activities import PaymentActivities
 from services.payments.ledger import Ledger
 from services.payments.ledger_postgres import PostgresLedger
@@ -34,6 +35,7 @@ async def payments_worker(
     activities = PaymentActivities(
         ledger=ledger_for(db),
         provider=provider,
+        events=events_for(db),
         crash_after_capture=settings.fault_crash_after_capture,
     )
     yield Worker(

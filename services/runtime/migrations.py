@@ -1,4 +1,5 @@
-"""Versioned schema migrations of every store (ledger, inventory, order claims, outbox).
+"""Versioned schema migrations of every store (ledger, inventory, order claims, outbox,
+order events, webhook deliveries).
 
 Append a new `Migration` for every change; never edit one that has shipped. Each migration
 has a PostgreSQL and an SQLite form, rendered from one schema text. The database enforces
@@ -120,9 +121,66 @@ CREATE TABLE store_identity (
 INSERT INTO store_identity (id) VALUES ({random_id})
 """
 
+#: Order events (written by the saga's steps in their own transactions) and the outbound
+#: webhook deliveries made from them. `position` orders all events for the readers that
+#: follow every order; `(order_id, seq)` makes a retried or replayed write a no-op.
+_V3 = """
+CREATE TABLE order_events (
+    position {serial},
+    order_id TEXT NOT NULL,
+    seq {bigint} NOT NULL CHECK (seq >= 1),
+    type TEXT NOT NULL,
+    occurred_at {time} NOT NULL,
+    recorded_at {time} NOT NULL,
+    data TEXT NOT NULL,
+    fanned_out {bool} NOT NULL DEFAULT {false}
+);
+CREATE UNIQUE INDEX order_events_order_seq ON order_events (order_id, seq);
+CREATE INDEX order_events_type ON order_events (type);
+CREATE INDEX order_events_to_fan_out ON order_events (position) WHERE NOT fanned_out;
+CREATE TABLE webhook_deliveries (
+    id {serial},
+    endpoint TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    seq {bigint} NOT NULL,
+    event_type TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at {time} NOT NULL,
+    lease_until {time},
+    last_error TEXT,
+    last_status INTEGER,
+    created_at {time} NOT NULL,
+    delivered_at {time}
+);
+CREATE UNIQUE INDEX webhook_deliveries_event ON webhook_deliveries (endpoint, order_id, seq);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_state ON webhook_deliveries (state, id)
+"""
+
+#: PostgreSQL only: every recorded event is announced on the channel `rtw_order_events`
+#: (`<order_id> <seq>`), sent when its transaction commits, so every gateway replica learns
+#: of it through LISTEN without polling. SQLite readers poll the table instead.
+_V3_NOTIFY = """;
+CREATE FUNCTION rtw_notify_order_event() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('rtw_order_events', NEW.order_id || ' ' || NEW.seq);
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER order_events_notify AFTER INSERT ON order_events
+    FOR EACH ROW EXECUTE FUNCTION rtw_notify_order_event()
+"""
+
+_V3_POSTGRES, _V3_SQLITE = _dialects(_V3)
+
+#: The LISTEN/NOTIFY channel of new order events (PostgreSQL).
+EVENTS_CHANNEL = "rtw_order_events"
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, inventory, order claims, outbox", *_dialects(_V1)),
     Migration(2, "store identity", *_dialects(_V2)),
+    Migration(3, "order events, webhook deliveries", _V3_POSTGRES + _V3_NOTIFY, _V3_SQLITE),
 )
 
 #: The schema version this build needs.

@@ -40,6 +40,9 @@ def test_quick_chaos_run_loses_nothing_and_recovers_fast(tmp_path: Path) -> None
     assert report["cancels_requested"] >= 4, "a fifth of the orders are cancelled mid-flight"
     assert report["by_state"].get("cancelled", 0) >= 1, report["by_state"]
     assert report["cancelled_unsettled"] == [], "a cancelled order kept money, a hold or stock"
+    # every order's events: 1..n, nothing twice, ending with its outcome (cancelled ones too)
+    assert report["events_checked"] >= 5 * report["started"], report["events_checked"]
+    assert report["event_problems"] == []
     kinds = [f["kind"] for f in report["faults"]]
     for fault in ("kill", "crash_after_capture", "server_restart", "rolling_restart"):
         assert fault in kinds, f"{fault} was not injected: {kinds}"

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from services.gateway.process import GatewayProcess
+from services.runtime.devserver import free_port
 from tests.gateway.conftest import GatewayStack
 
 pytestmark = pytest.mark.integration
@@ -24,13 +27,37 @@ CHECKS = ",".join(
 )
 
 
+@pytest.fixture
+async def fuzzed_gateway(stack: GatewayStack) -> AsyncIterator[GatewayProcess]:
+    """A gateway of its own, with outbound webhooks on, whose event streams close after 2 s:
+    the fuzzer's orders wait (for approval, for a carrier) and their streams would otherwise
+    stay open; a real client just resumes with Last-Event-ID."""
+    endpoints = stack.workers.data_dir / "fuzz-endpoints.json"
+    endpoints.write_text(  # webhooks on, to a port nothing listens on: deliveries just fail
+        '{"endpoints": [{"id": "fuzz", "url": "http://127.0.0.1:9/", "events": ["*"], '
+        '"secret": "fuzz-secret-0123456789", "allow_private_network": true}]}'
+    )
+    env = {
+        **stack.gateway.env,
+        "RTW_GATEWAY_EVENTS_MAX_STREAM_SECONDS": "2",
+        "RTW_WEBHOOK_ENDPOINTS_FILE": str(endpoints),
+    }
+    log = stack.workers.data_dir / "logs" / "gateway-fuzz.log"
+    gateway = GatewayProcess(port=free_port(), health_port=free_port(), env=env, log_file=log)
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.stop()
+
+
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    stack: GatewayStack, tmp_path: Path
+    stack: GatewayStack, fuzzed_gateway: GatewayProcess, tmp_path: Path
 ) -> None:
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "run",
-        f"{stack.url}/openapi.json",
+        f"{fuzzed_gateway.url}/openapi.json",
         "--checks", CHECKS,
         "--header", f"Authorization: Bearer {stack.token}",
         "--phases", "examples,coverage,fuzzing",

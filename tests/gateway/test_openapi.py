@@ -33,10 +33,16 @@ def test_document_names_every_operation_and_the_bearer_scheme() -> None:
         "/orders/{order_id}/approve",
         "/orders/{order_id}/reject",
         "/orders/{order_id}/cancel",
+        "/orders/{order_id}/events",
         "/webhooks/carrier",
+        "/webhooks/deliveries",
+        "/webhooks/deliveries/{delivery_id}/replay",
     }
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "security" not in document["paths"]["/webhooks/carrier"]["post"]
+    assert document["paths"]["/webhooks/deliveries"]["get"]["security"]
+    events = document["paths"]["/orders/{order_id}/events"]["get"]
+    assert "text/event-stream" in events["responses"]["200"]["content"]
 
 
 def test_every_error_answer_is_documented_as_a_problem() -> None:

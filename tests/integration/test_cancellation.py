@@ -3,7 +3,8 @@
 Two worker processes per queue share one PostgreSQL. The payment provider is slowed and the
 stock, claim and outbox steps are held after their commit, so every cancel below lands while
 its step is really in flight on another process. Each test asserts the order's end
-(`cancelled`) and the books: capture - refund = 0, no open authorization, nothing reserved.
+(`cancelled`) and the books: capture - refund = 0, no open authorization, nothing reserved;
+and the order's events: numbered 1..n, each transition once, the last `order.cancelled`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from services.contracts import (
     TaskQueue,
     shipment_workflow_id,
 )
+from services.events import PostgresEvents
 from services.orchestration.client import (
     cancel_order,
     decide_order,
@@ -41,6 +43,7 @@ from services.orchestration.client import (
 )
 from services.runtime.database import PostgresDatabase
 from services.runtime.devserver import DevServer
+from tests.events.expected import expected_types
 from tests.integration.helpers import LARGE_ITEMS, eventually, wait_for_started_activity
 
 pytestmark = [pytest.mark.integration, pytest.mark.scale, pytest.mark.timeout(300)]
@@ -85,7 +88,22 @@ class CancelStack:
             wait_for_order(order_handle(self.client, order.order_id)), timeout=120
         )
         assert outcome.status is not None, f"no final status: {outcome.error}"
+        await self.check_events(outcome.status)
         return outcome.status, await order_books(self.db, order.order_id)
+
+    async def check_events(self, status: OrderStatus) -> None:
+        """The order's events: 1..n, each transition once, ending with its outcome."""
+        events = [s.event for s in await PostgresEvents(self.db).after(status.order_id, 0)]
+        kinds = [e.type.value for e in events]
+        if not kinds:  # cancelled before its claim ran: the run never owned the order
+            assert status.steps_done == [], status
+            assert status.compensations_run == [], status
+            return
+        assert [e.seq for e in events] == list(range(1, len(events) + 1)), kinds
+        assert len(set(kinds)) == len(kinds), kinds
+        assert kinds[-1] == f"order.{status.state.value}", kinds
+        want = expected_types(status.model_dump(mode="json"), carrier=[])
+        assert kinds == want, (kinds, status.model_dump_json())
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,10 @@ from services.contracts import (
     TaskQueue,
     queue_name,
 )
+from services.events import SqliteEvents
 from services.orchestration import WORKFLOWS, CarrierActivities, PolicyActivities
 from services.orchestration.claims import ClaimActivities, claims_for
+from services.orchestration.event_recording import EventActivities
 from services.orchestration.inventory_stores import DEFAULT_CATALOG, SqliteInventory
 from services.runtime.database import SqliteDatabase
 from tests.orchestration.standins import Recorder, StandIns
@@ -78,6 +80,7 @@ class SagaRig:
     rec: Recorder
     standins: StandIns
     outcomes: SagaOutcomeStandIn
+    db: SqliteDatabase
 
     @property
     def orchestration_queue(self) -> str:
@@ -155,13 +158,16 @@ async def saga_rig(
     await claims_db.open()
     catalog = SqliteInventory(claims_db)
     await catalog.seed(DEFAULT_CATALOG)
-    rec = Recorder()
+    rec = Recorder(events=SqliteEvents(claims_db))
     standins = StandIns(rec)
     outcomes = SagaOutcomeStandIn()
     local: list[Callable[..., Any]] = [
         ClaimActivities(store=claims_for(claims_db), catalog=catalog).claim_order,
         PolicyActivities(policy=policy or OrderPolicy()).order_policy,
-        CarrierActivities(client=client, auto_deliver=auto_deliver).book_shipment,
+        CarrierActivities(
+            client=client, auto_deliver=auto_deliver, events=SqliteEvents(claims_db)
+        ).book_shipment,
+        EventActivities(store=SqliteEvents(claims_db)).record_order_events,
         outcomes.saga_outcomes,
     ]
     async with AsyncExitStack() as stack:
@@ -179,4 +185,4 @@ async def saga_rig(
                 )
             )
         stack.push_async_callback(claims_db.close)
-        yield SagaRig(env, client, prefix, rec, standins, outcomes)
+        yield SagaRig(env, client, prefix, rec, standins, outcomes, claims_db)

@@ -36,6 +36,7 @@ from services.contracts import (
     ReserveInventoryRequest,
     VoidAuthorizationRequest,
 )
+from services.events import EventStore
 
 Hook = Callable[[Any], Any]
 
@@ -47,6 +48,9 @@ class Recorder:
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     hooks: dict[str, Hook] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
+    #: Where the order events a request carries are written once its hook passed (as the
+    #: real step writes them with its own row); None: not written.
+    events: EventStore | None = None
 
     def names(self) -> list[str]:
         """Activity names in call order (retries included)."""
@@ -61,6 +65,8 @@ class Recorder:
             result = hook(request)
             if asyncio.iscoroutine(result):
                 await result
+        if self.events is not None and getattr(request, "events", None):
+            await self.events.record(request.events)
 
 
 def declined(_: Any) -> None:

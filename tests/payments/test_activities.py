@@ -15,6 +15,7 @@ from services.contracts import (
     RefundPaymentRequest,
     VoidAuthorizationRequest,
 )
+from services.events import events_for
 from services.payments import EntryKind, Ledger, PaymentActivities, SimulatedProvider, ledger_for
 from services.runtime.database import Database
 
@@ -41,8 +42,8 @@ def provider() -> CountingProvider:
 
 
 @pytest.fixture
-def payments(ledger: Ledger, provider: CountingProvider) -> PaymentActivities:
-    return PaymentActivities(ledger=ledger, provider=provider)
+def payments(database: Database, ledger: Ledger, provider: CountingProvider) -> PaymentActivities:
+    return PaymentActivities(ledger=ledger, provider=provider, events=events_for(database))
 
 
 env = ActivityEnvironment()
@@ -275,7 +276,12 @@ async def test_concurrent_captures_by_many_replicas_capture_once(
     authorization under different keys at once: the database lets exactly one through."""
     import asyncio
 
-    replicas = [PaymentActivities(ledger=ledger_for(database), provider=provider) for _ in range(8)]
+    replicas = [
+        PaymentActivities(
+            ledger=ledger_for(database), provider=provider, events=events_for(database)
+        )
+        for _ in range(8)
+    ]
     await env.run(replicas[0].authorize, AUTH)
 
     async def capture(i: int) -> str:
