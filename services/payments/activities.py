@@ -3,17 +3,13 @@ key, record. References to earlier movements come from the request (the saga's h
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Protocol, TypeVar
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
 from services.contracts import (
     ALREADY_CAPTURED,
@@ -23,7 +19,6 @@ from services.contracts import (
     CAPTURE_PAYMENT,
     CHARGE_PAYMENT,
     LEDGER_SUMMARY,
-    PAYMENT_DECLINED,
     REFUND_PAYMENT,
     VOID_AUTHORIZATION,
     AuthorizePaymentRequest,
@@ -32,116 +27,29 @@ from services.contracts import (
     LedgerSummary,
     LedgerSummaryRequest,
     OpenAuthorization,
-    OrderEvent,
     OrderMoney,
     PaymentResult,
     RefundPaymentRequest,
     VoidAuthorizationRequest,
 )
 from services.events.store import EventStore
-from services.payments.ledger import EntryKind, Ledger, LedgerEntry, LedgerViolationError, now_iso
+from services.payments._movements import (
+    Keyed,
+    call_provider,
+    declined,
+    noop,
+    planned_entry,
+    refused,
+    result_of,
+)
+from services.payments.ledger import EntryKind, Ledger, LedgerEntry, LedgerViolationError
 from services.payments.provider import PaymentDeclinedError, PaymentProvider
 from services.runtime.settle import to_completion
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-#: Seconds between heartbeats while a provider call is in flight (the SDK throttles them to
-#: 80 % of the activity's heartbeat timeout), so a killed worker is noticed within that timeout.
-HEARTBEAT_EVERY = 1.0
-
 #: Exit code of an injected crash (`RTW_FAULT_CRASH_AFTER_CAPTURE`).
 CRASH_EXIT_CODE = 70
-
-
-def _result(entry: LedgerEntry) -> PaymentResult:
-    return PaymentResult(
-        idempotency_key=entry.key,
-        kind=entry.kind.value,
-        amount_cents=entry.amount_cents,
-        currency=entry.currency,
-        provider_ref=entry.provider_ref,
-    )
-
-
-def _noop(key: str, kind: EntryKind, currency: str = "") -> PaymentResult:
-    return PaymentResult(
-        idempotency_key=key, kind=kind.value, amount_cents=0, currency=currency, applied=False
-    )
-
-
-def _declined(exc: PaymentDeclinedError) -> ApplicationError:
-    """A decline: a business outcome (benign, non-retryable), not a worker fault."""
-    return ApplicationError(
-        str(exc),
-        type=PAYMENT_DECLINED,
-        non_retryable=True,
-        category=ApplicationErrorCategory.BENIGN,
-    )
-
-
-def _refused(violation: LedgerViolationError) -> ApplicationError:
-    """A state-machine violation: non-retryable, typed, the money unchanged."""
-    return ApplicationError(str(violation), type=violation.type, non_retryable=True)
-
-
-@asynccontextmanager
-async def _heartbeating() -> AsyncIterator[None]:
-    """Heartbeat in the background while the body runs (no-op outside an activity)."""
-    if not activity.in_activity():
-        yield
-        return
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_EVERY)
-            activity.heartbeat()
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-
-
-async def _call(provider_call: Awaitable[T]) -> T:
-    async with _heartbeating():
-        return await provider_call
-
-
-class _Keyed(Protocol):
-    """Any payment request: an idempotency key and the order it belongs to."""
-
-    @property
-    def idempotency_key(self) -> str: ...
-
-    @property
-    def order_id(self) -> str: ...
-
-    @property
-    def events(self) -> list[OrderEvent]: ...
-
-
-def _entry(
-    request: _Keyed,
-    kind: EntryKind,
-    amount_cents: int,
-    currency: str,
-    *,
-    ref: str = "",
-    parent: str | None = None,
-) -> LedgerEntry:
-    return LedgerEntry(
-        key=request.idempotency_key,
-        order_id=request.order_id,
-        kind=kind,
-        amount_cents=amount_cents,
-        currency=currency,
-        provider_ref=ref,
-        created_at=now_iso(),
-        parent_key=parent,
-    )
 
 
 class PaymentActivities:
@@ -175,29 +83,29 @@ class PaymentActivities:
                 logger.warning("fault injection: exiting after a committed capture")
                 os._exit(CRASH_EXIT_CODE)
 
-    async def _preflight(self, entry: LedgerEntry, request: _Keyed) -> LedgerEntry | None:
+    async def _preflight(self, entry: LedgerEntry, request: Keyed) -> LedgerEntry | None:
         """The entry a retry recorded before (its events made sure of), or None."""
         try:
             done = await self._ledger.check(entry)
         except LedgerViolationError as violation:
-            raise _refused(violation) from None
+            raise refused(violation) from None
         if done is not None:
             await self._events.record(request.events)
         return done
 
-    async def _unchanged(self, request: _Keyed, result: PaymentResult) -> PaymentResult:
+    async def _unchanged(self, request: Keyed, result: PaymentResult) -> PaymentResult:
         """A step that moved no money still records the order events it was handed."""
         await self._events.record(request.events)
         return result
 
-    async def _record(self, entry: LedgerEntry, request: _Keyed) -> LedgerEntry:
+    async def _record(self, entry: LedgerEntry, request: Keyed) -> LedgerEntry:
         try:
             return await self._ledger.record(entry, request.events)
         except LedgerViolationError as violation:
             logger.error(
                 "ledger refused %s for order %s: %s", entry.kind, entry.order_id, violation
             )
-            raise _refused(violation) from None
+            raise refused(violation) from None
 
     async def _reversed_entry(
         self, key: str, ref_in_saga: str | None, missing_type: str
@@ -222,11 +130,13 @@ class PaymentActivities:
         return await to_completion(self._authorize(request))
 
     async def _authorize(self, request: AuthorizePaymentRequest) -> PaymentResult:
-        planned = _entry(request, EntryKind.AUTHORIZATION, request.amount_cents, request.currency)
+        planned = planned_entry(
+            request, EntryKind.AUTHORIZATION, request.amount_cents, request.currency
+        )
         if done := await self._preflight(planned, request):
-            return _result(done)
+            return result_of(done)
         try:
-            charge = await _call(
+            charge = await call_provider(
                 self._provider.authorize(
                     idempotency_key=request.idempotency_key,
                     payment_method=request.payment_method,
@@ -235,9 +145,9 @@ class PaymentActivities:
                 )
             )
         except PaymentDeclinedError as exc:
-            raise _declined(exc) from exc
+            raise declined(exc) from exc
         entry = await self._record(
-            _entry(
+            planned_entry(
                 request,
                 EntryKind.AUTHORIZATION,
                 request.amount_cents,
@@ -249,7 +159,7 @@ class PaymentActivities:
         logger.info(
             "authorized %s %s for order %s", entry.amount_cents, entry.currency, entry.order_id
         )
-        return _result(entry)
+        return result_of(entry)
 
     @activity.defn(name=CAPTURE_PAYMENT)
     async def capture(self, request: CapturePaymentRequest) -> PaymentResult:
@@ -259,7 +169,7 @@ class PaymentActivities:
     async def _capture(self, request: CapturePaymentRequest) -> PaymentResult:
         auth = await self._ledger.get(request.authorization_key)
         currency = auth.currency if auth else ""
-        planned = _entry(
+        planned = planned_entry(
             request,
             EntryKind.CAPTURE,
             request.amount_cents,
@@ -267,7 +177,7 @@ class PaymentActivities:
             parent=request.authorization_key,
         )
         if done := await self._preflight(planned, request):
-            return _result(done)
+            return result_of(done)
         assert auth is not None  # the pre-flight refuses a capture without its authorization
         if auth.provider_ref != request.authorization_ref:
             raise ApplicationError(
@@ -276,14 +186,14 @@ class PaymentActivities:
                 type=AUTHORIZATION_MISSING,
                 non_retryable=True,
             )
-        charge = await _call(
+        charge = await call_provider(
             self._provider.capture(
                 idempotency_key=request.idempotency_key,
                 authorization_ref=request.authorization_ref,
             )
         )
         entry = await self._record(
-            _entry(
+            planned_entry(
                 request,
                 EntryKind.CAPTURE,
                 request.amount_cents,
@@ -294,7 +204,7 @@ class PaymentActivities:
             request,
         )
         self._maybe_crash_after_capture()
-        return _result(entry)
+        return result_of(entry)
 
     @activity.defn(name=VOID_AUTHORIZATION)
     async def void(self, request: VoidAuthorizationRequest) -> PaymentResult:
@@ -311,24 +221,26 @@ class PaymentActivities:
             request.authorization_key, request.authorization_ref, AUTHORIZATION_MISSING
         )
         if auth is None:
-            return await self._unchanged(request, _noop(request.idempotency_key, EntryKind.VOID))
-        planned = _entry(request, EntryKind.VOID, auth.amount_cents, auth.currency, parent=auth.key)
+            return await self._unchanged(request, noop(request.idempotency_key, EntryKind.VOID))
+        planned = planned_entry(
+            request, EntryKind.VOID, auth.amount_cents, auth.currency, parent=auth.key
+        )
         try:  # one read of the state machine: a retry's entry, or why not
             if done := await self._ledger.check(planned):
-                return await self._unchanged(request, _result(done))
+                return await self._unchanged(request, result_of(done))
         except LedgerViolationError as violation:
             if violation.type == ALREADY_CAPTURED:
                 return await self._unchanged(
-                    request, _noop(request.idempotency_key, EntryKind.VOID, auth.currency)
+                    request, noop(request.idempotency_key, EntryKind.VOID, auth.currency)
                 )
-            raise _refused(violation) from None
-        charge = await _call(
+            raise refused(violation) from None
+        charge = await call_provider(
             self._provider.void(
                 idempotency_key=request.idempotency_key, authorization_ref=auth.provider_ref
             )
         )
         entry = await self._record(
-            _entry(
+            planned_entry(
                 request,
                 EntryKind.VOID,
                 auth.amount_cents,
@@ -338,7 +250,7 @@ class PaymentActivities:
             ),
             request,
         )
-        return _result(entry)
+        return result_of(entry)
 
     @activity.defn(name=REFUND_PAYMENT)
     async def refund(self, request: RefundPaymentRequest) -> PaymentResult:
@@ -347,18 +259,18 @@ class PaymentActivities:
 
     async def _refund(self, request: RefundPaymentRequest) -> PaymentResult:
         if done := await self._ledger.get(request.idempotency_key):
-            return await self._unchanged(request, _result(done))
+            return await self._unchanged(request, result_of(done))
         capture = await self._reversed_entry(
             request.capture_key, request.capture_ref, CAPTURE_MISSING
         )
         if capture is None:
-            return await self._unchanged(request, _noop(request.idempotency_key, EntryKind.REFUND))
+            return await self._unchanged(request, noop(request.idempotency_key, EntryKind.REFUND))
         refunded = sum(
             c.amount_cents
             for c in await self._ledger.children(capture.key)
             if c.kind is EntryKind.REFUND
         )
-        planned = _entry(
+        planned = planned_entry(
             request,
             EntryKind.REFUND,
             capture.amount_cents - refunded,
@@ -367,17 +279,17 @@ class PaymentActivities:
         )
         if planned.amount_cents == 0:
             return await self._unchanged(
-                request, _noop(request.idempotency_key, EntryKind.REFUND, capture.currency)
+                request, noop(request.idempotency_key, EntryKind.REFUND, capture.currency)
             )
         if done := await self._preflight(planned, request):
-            return _result(done)
-        charge = await _call(
+            return result_of(done)
+        charge = await call_provider(
             self._provider.refund(
                 idempotency_key=request.idempotency_key, capture_ref=capture.provider_ref
             )
         )
         entry = await self._record(
-            _entry(
+            planned_entry(
                 request,
                 EntryKind.REFUND,
                 planned.amount_cents,
@@ -387,7 +299,7 @@ class PaymentActivities:
             ),
             request,
         )
-        return _result(entry)
+        return result_of(entry)
 
     @activity.defn(name=CHARGE_PAYMENT)
     async def charge(self, request: ChargePaymentRequest) -> PaymentResult:
@@ -399,11 +311,11 @@ class PaymentActivities:
         return await to_completion(self._charge(request))
 
     async def _charge(self, request: ChargePaymentRequest) -> PaymentResult:
-        planned = _entry(request, EntryKind.CAPTURE, request.amount_cents, request.currency)
+        planned = planned_entry(request, EntryKind.CAPTURE, request.amount_cents, request.currency)
         if done := await self._preflight(planned, request):
-            return _result(done)
+            return result_of(done)
         try:
-            auth = await _call(
+            auth = await call_provider(
                 self._provider.authorize(
                     idempotency_key=f"{request.idempotency_key}:auth",
                     payment_method=request.payment_method,
@@ -412,14 +324,14 @@ class PaymentActivities:
                 )
             )
         except PaymentDeclinedError as exc:
-            raise _declined(exc) from exc
-        charge = await _call(
+            raise declined(exc) from exc
+        charge = await call_provider(
             self._provider.capture(
                 idempotency_key=request.idempotency_key, authorization_ref=auth.reference
             )
         )
         entry = await self._record(
-            _entry(
+            planned_entry(
                 request,
                 EntryKind.CAPTURE,
                 request.amount_cents,
@@ -429,7 +341,7 @@ class PaymentActivities:
             request,
         )
         logger.info("charged %s %s for %s", entry.amount_cents, entry.currency, entry.order_id)
-        return _result(entry)
+        return result_of(entry)
 
     @activity.defn(name=LEDGER_SUMMARY)
     async def ledger_summary(self, request: LedgerSummaryRequest) -> LedgerSummary:
