@@ -1,8 +1,9 @@
 """One order through a running gateway, start to finish (the chart's `helm test`).
 
 `python -m services.gateway.smoke --url http://rtw-gateway --token-file /etc/…/tokens`
-submits an order under a fresh id, follows it with `GET /orders/{id}` and exits 0 only
-when it completed; every step is printed.
+submits an order under a fresh id (again, with the same key and body, after a 503, as the API
+asks), follows it with `GET /orders/{id}` and exits 0 only when it completed; every step is
+printed.
 """
 
 from __future__ import annotations
@@ -37,14 +38,20 @@ async def drive(url: str, token: str, *, timeout: float) -> int:
     async with aiohttp.ClientSession(
         base_url=url, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
     ) as http:
-        async with http.post(
-            "/orders", json=smoke_order(order_id), headers={"Idempotency-Key": order_id}
-        ) as response:
-            body = await response.json()
-            print(f"POST /orders -> {response.status} {body.get('state', body)}", flush=True)
-            if response.status != 201:
-                return 1
         deadline = time.monotonic() + timeout
+        # A 503 means the order may exist: the API's rule is to retry with the same
+        # Idempotency-Key and body (201 or 200 once the workers answer).
+        while True:
+            async with http.post(
+                "/orders", json=smoke_order(order_id), headers={"Idempotency-Key": order_id}
+            ) as response:
+                body = await response.json()
+                print(f"POST /orders -> {response.status} {body.get('state', body)}", flush=True)
+                if response.status in (200, 201):
+                    break
+                if response.status != 503 or time.monotonic() > deadline:
+                    return 1
+            await asyncio.sleep(1.0)
         state = ""
         while time.monotonic() < deadline:
             async with http.get(f"/orders/{order_id}") as response:

@@ -140,7 +140,10 @@ async def test_approval_update_carries_the_approvers_trace_and_the_saga_stays_on
     assert update.service == "rtw-orchestration"
 
     def finished(trace: list[ReceivedSpan]) -> bool:
-        return "payments.capture" in activity_types(trace)
+        # The confirmation's span (notifications) is exported after the capture's: wait for
+        # every service's batch, not only the payments one.
+        exported = {s.service for s in trace}
+        return "payments.capture" in activity_types(trace) and exported >= WORKER_SERVICES
 
     saga_trace = await workflow_trace(otlp_receiver, workflow_id, complete=finished)
     (root,) = roots(saga_trace)
