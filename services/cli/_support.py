@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -15,6 +16,8 @@ from services.runtime.invocation import rtw_command
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+
+    from services.runtime.database import Database
 
 #: How long a client command keeps retrying a refused connection (a server just starting);
 #: workers wait much longer, a person at a terminal should not.
@@ -29,6 +32,31 @@ def settings_or_exit() -> Settings:
         for line in describe_settings_error(exc):
             typer.echo(f"rtw: invalid configuration: {line}", err=True)
         raise typer.Exit(2) from None
+
+
+T = TypeVar("T")
+
+
+def with_database(work: Callable[[Database], Awaitable[T]], *, require_current: bool = True) -> T:
+    """Open the configured database, run `work`, close; one line and exit 1 on failure."""
+    from services.runtime.database import DatabaseError, open_database
+
+    settings = settings_or_exit()
+
+    async def run() -> T:
+        db = await open_database(
+            settings.database, data_dir=settings.data_dir, require_current=require_current
+        )
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except DatabaseError as exc:
+        typer.echo(f"rtw: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def print_json(data: Any) -> None:

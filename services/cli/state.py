@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from services.cli._support import print_json, settings_or_exit
-from services.runtime.database import Database, DatabaseError, open_database
+from services.cli._support import print_json, settings_or_exit, with_database
+from services.runtime.database import Database
 
 T = TypeVar("T")
 
@@ -21,26 +19,6 @@ payments_app = typer.Typer(help="Inspect the payments service.", no_args_is_help
 notifications_app = typer.Typer(help="Inspect the notifications service.", no_args_is_help=True)
 
 
-def _with_database(work: Callable[[Database], Awaitable[T]], *, require_current: bool) -> T:
-    """Open the configured database, run `work`, close; one line and exit 1 on failure."""
-    settings = settings_or_exit()
-
-    async def run() -> T:
-        db = await open_database(
-            settings.database, data_dir=settings.data_dir, require_current=require_current
-        )
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    try:
-        return asyncio.run(run())
-    except DatabaseError as exc:
-        typer.echo(f"rtw: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply pending schema migrations (idempotent; safe to run concurrently)."""
@@ -49,7 +27,7 @@ def db_migrate() -> None:
         applied = await db.migrate()
         return applied, (await db.schema_state()).applied, db.where
 
-    applied, version, where = _with_database(work, require_current=False)
+    applied, version, where = with_database(work, require_current=False)
     if applied:
         typer.echo(f"migrated {where} to version {version} (applied {applied})")
     else:
@@ -82,7 +60,7 @@ def db_status(
             info["connections"] = {"in_use": in_use, "max": most, "reserved": reserved}
         return info
 
-    info = _with_database(work, require_current=False)
+    info = with_database(work, require_current=False)
     if as_json:
         print_json(info)
     else:
@@ -121,7 +99,7 @@ def payments_ledger(
         found = await ledger_for(db).entries(order_id=order_id, since=since, limit=limit)
         return [e.as_dict() for e in found], f"{db.backend} {db.where}"
 
-    entries, source = _with_database(work, require_current=True)
+    entries, source = with_database(work, require_current=True)
     if as_json:
         print_json(entries)
         return
@@ -162,7 +140,7 @@ def notifications_outbox(
     async def work(db: Database) -> tuple[list[dict[str, Any]], str]:
         return await outbox_for(db).delivered(order_id=order_id), f"{db.backend} {db.where}"
 
-    messages, source = _with_database(work, require_current=True)
+    messages, source = with_database(work, require_current=True)
     if as_json:
         print_json(messages)
         return

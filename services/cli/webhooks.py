@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from services.cli._support import print_json, settings_or_exit
-from services.runtime.database import Database, DatabaseError, open_database
+from services.cli._support import print_json, with_database
 
 webhooks_app = typer.Typer(
     help="Outbound webhooks: failed deliveries, replay, a sample receiver.", no_args_is_help=True
@@ -20,20 +18,7 @@ def _with_deliveries(work: Any) -> Any:
     """Run `work(deliveries)` on the configured database; one line and exit 1 on failure."""
     from services.webhooks.deliveries import deliveries_for
 
-    settings = settings_or_exit()
-
-    async def run() -> Any:
-        db: Database = await open_database(settings.database, data_dir=settings.data_dir)
-        try:
-            return await work(deliveries_for(db))
-        finally:
-            await db.close()
-
-    try:
-        return asyncio.run(run())
-    except DatabaseError as exc:
-        typer.echo(f"rtw: {exc}", err=True)
-        raise typer.Exit(1) from None
+    return with_database(lambda db: work(deliveries_for(db)))
 
 
 def _line(d: dict[str, Any]) -> str:

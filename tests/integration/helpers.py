@@ -18,7 +18,10 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
+from services.chaos.fleet import Fleet
+from services.chaos.postgres import TempPostgres
 from services.contracts import ORDER_SAGA_WORKFLOW, TaskQueue
+from services.runtime.database import PostgresDatabase
 from services.runtime.devserver import DevServer, temporal_cli
 from services.runtime.local_stack import LocalStack
 
@@ -197,3 +200,42 @@ async def start_with_temporal_cli(address: str, task_queue: str, order: dict[str
         "--workflow-id", workflow_id, "--input", json.dumps(order),
     )  # fmt: skip
     return workflow_id
+
+
+async def migrated_database(server: TempPostgres) -> str:
+    """A fresh database on `server`, migrated as `rtw db migrate` does; its URL."""
+    url = server.create_database()
+    db = PostgresDatabase(url, pool_size=1)
+    await db.open()
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+    return url
+
+
+def fleet_env(server: DevServer, url: str, prefix: str, work: Path) -> dict[str, str]:
+    """What every worker of a test's fleet on PostgreSQL gets (add the test's own knobs)."""
+    return {
+        "TEMPORAL_ADDRESS": server.address,
+        "RTW_QUEUE_PREFIX": prefix,
+        "RTW_DATABASE_URL": url,
+        "RTW_DATABASE_POOL_SIZE": "4",
+        "RTW_DATA_DIR": str(work / "data"),
+        "RTW_LOG_FORMAT": "json",
+    }
+
+
+@asynccontextmanager
+async def running_fleet(
+    env: Mapping[str, str], log_dir: Path, *, per_queue: int = 1
+) -> AsyncIterator[Fleet]:
+    """`per_queue` worker processes of every queue, started and ready; on exit each gets
+    SIGTERM and must exit 0."""
+    fleet = Fleet(env=env, replicas=dict.fromkeys(TaskQueue, per_queue), log_dir=log_dir)
+    await fleet.start()
+    try:
+        yield fleet
+    finally:
+        codes = await fleet.stop()
+    assert set(codes.values()) == {0}, f"workers must exit 0 on SIGTERM: {codes}"

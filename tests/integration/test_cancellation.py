@@ -14,14 +14,12 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from services.chaos.audit import OrderBooks, order_books
-from services.chaos.fleet import Fleet
 from services.chaos.postgres import TempPostgres
 from services.contracts import (
     APPROVE,
@@ -44,7 +42,14 @@ from services.orchestration.client import (
 from services.runtime.database import PostgresDatabase
 from services.runtime.devserver import DevServer
 from tests.events.expected import expected_types
-from tests.integration.helpers import LARGE_ITEMS, eventually, wait_for_started_activity
+from tests.integration.helpers import (
+    LARGE_ITEMS,
+    eventually,
+    fleet_env,
+    migrated_database,
+    running_fleet,
+    wait_for_started_activity,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.scale, pytest.mark.timeout(300)]
 
@@ -114,33 +119,20 @@ async def stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[CancelStack]:
     work = tmp_path_factory.mktemp("cancel")
-    url = postgres_server.create_database()
+    url = await migrated_database(postgres_server)
+    prefix = f"c-{uuid.uuid4().hex[:8]}-"
+    env = fleet_env(dev_server, url, prefix, work) | {
+        "RTW_PAYMENTS_PROVIDER_LATENCY_MS": str(PROVIDER_LATENCY_MS),
+        "RTW_FAULT_STEP_DELAY_MS": str(STEP_DELAY_MS),
+        "RTW_SIMULATED_CARRIER_AUTO_DELIVER": "false",
+    }
     db = PostgresDatabase(url, pool_size=4)
     await db.open()
-    await db.migrate()
-    prefix = f"c-{uuid.uuid4().hex[:8]}-"
-    fleet = Fleet(
-        env={
-            "TEMPORAL_ADDRESS": dev_server.address,
-            "RTW_QUEUE_PREFIX": prefix,
-            "RTW_DATABASE_URL": url,
-            "RTW_DATABASE_POOL_SIZE": "4",
-            "RTW_DATA_DIR": str(work / "data"),
-            "RTW_LOG_FORMAT": "json",
-            "RTW_PAYMENTS_PROVIDER_LATENCY_MS": str(PROVIDER_LATENCY_MS),
-            "RTW_FAULT_STEP_DELAY_MS": str(STEP_DELAY_MS),
-            "RTW_SIMULATED_CARRIER_AUTO_DELIVER": "false",
-        },
-        replicas={TaskQueue.ORCHESTRATION: 2, TaskQueue.PAYMENTS: 2, TaskQueue.NOTIFICATIONS: 2},
-        log_dir=Path(work / "logs"),
-    )
-    await fleet.start()
     try:
-        yield CancelStack(dev_client, db, f"{prefix}{TaskQueue.ORCHESTRATION.value}", prefix)
+        async with running_fleet(env, work / "logs", per_queue=2):
+            yield CancelStack(dev_client, db, f"{prefix}{TaskQueue.ORCHESTRATION.value}", prefix)
     finally:
-        codes = await fleet.stop()
         await db.close()
-        assert set(codes.values()) == {0}, codes
 
 
 def assert_cancelled_and_settled(status: OrderStatus, books: OrderBooks) -> None:

@@ -29,7 +29,7 @@ from services.runtime.devserver import DevServer, free_port
 from tests.events.expected import expected_types
 from tests.events.sse_client import read_stream
 from tests.gateway.conftest import TOKEN, write_secrets
-from tests.integration.helpers import eventually, order_json, rtw
+from tests.integration.helpers import eventually, fleet_env, migrated_database, order_json, rtw
 
 pytestmark = [pytest.mark.integration, pytest.mark.scale, pytest.mark.timeout(300)]
 
@@ -107,19 +107,12 @@ async def pg_stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[PgStack]:
     work = tmp_path_factory.mktemp("events-pg")
-    url = postgres_server.create_database()
+    url = await migrated_database(postgres_server)
     db = PostgresDatabase(url, pool_size=4)
     await db.open()
-    await db.migrate()
     prefix = f"ev-{uuid.uuid4().hex[:8]}-"
     crash_flag = work / "crash-after-capture"
-    env = {
-        "TEMPORAL_ADDRESS": dev_server.address,
-        "RTW_QUEUE_PREFIX": prefix,
-        "RTW_DATABASE_URL": url,
-        "RTW_DATABASE_POOL_SIZE": "4",
-        "RTW_DATA_DIR": str(work / "data"),
-        "RTW_LOG_FORMAT": "json",
+    env = fleet_env(dev_server, url, prefix, work) | {
         "RTW_PAYMENTS_PROVIDER_LATENCY_MS": "300",
         "RTW_FAULT_CRASH_AFTER_CAPTURE": str(crash_flag),
     }

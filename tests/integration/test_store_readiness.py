@@ -26,7 +26,15 @@ from services.orchestration.client import start_order, wait_for_order
 from services.runtime.database import PostgresDatabase
 from services.runtime.devserver import DevServer, free_port
 from services.runtime.local_stack import WorkerProcess
-from tests.integration.helpers import eventually, order_json, probe, rtw
+from tests.integration.helpers import (
+    eventually,
+    fleet_env,
+    migrated_database,
+    order_json,
+    probe,
+    rtw,
+    running_fleet,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -41,25 +49,11 @@ def own_postgres() -> Iterator[TempPostgres]:
         server.stop()
 
 
-async def migrated(server: TempPostgres) -> str:
-    """A fresh database on `server`, migrated as `rtw db migrate` does."""
-    url = server.create_database()
-    db = PostgresDatabase(url, pool_size=1)
-    await db.open()
-    await db.migrate()
-    await db.close()
-    return url
-
-
-def fleet_env(dev_server: DevServer, url: str, prefix: str, work: Path) -> dict[str, str]:
-    return {
-        "TEMPORAL_ADDRESS": dev_server.address,
-        "RTW_QUEUE_PREFIX": prefix,
-        "RTW_DATABASE_URL": url,
+def store_env(server: DevServer, url: str, prefix: str, work: Path) -> dict[str, str]:
+    """Small pools that give idle connections back after 2 s; unversioned workers."""
+    return fleet_env(server, url, prefix, work) | {
         "RTW_DATABASE_POOL_SIZE": "3",
         "RTW_DATABASE_POOL_MAX_IDLE_SECONDS": "2",
-        "RTW_DATA_DIR": str(work / "data"),
-        "RTW_LOG_FORMAT": "json",
         "RTW_WORKER_VERSIONING": "false",
     }
 
@@ -79,15 +73,11 @@ async def liveness(fleet: Fleet) -> list[int]:
 async def test_a_store_outage_turns_readiness_off_and_orders_finish_once_it_is_back(
     dev_server: DevServer, dev_client: Client, own_postgres: TempPostgres, tmp_path: Path
 ) -> None:
-    url = await migrated(own_postgres)
+    url = await migrated_database(own_postgres)
     prefix = f"so-{uuid.uuid4().hex[:6]}-"
-    fleet = Fleet(
-        env=fleet_env(dev_server, url, prefix, tmp_path),
-        replicas={q: 1 for q in TaskQueue},
-        log_dir=tmp_path / "logs",
-    )
-    await fleet.start()
-    try:
+    async with running_fleet(
+        store_env(dev_server, url, prefix, tmp_path), tmp_path / "logs"
+    ) as fleet:
         queue = f"{prefix}{TaskQueue.ORCHESTRATION.value}"
         own_postgres.halt()
         # Every worker notices within three checks (2 s apart) and stops taking work.
@@ -105,9 +95,6 @@ async def test_a_store_outage_turns_readiness_off_and_orders_finish_once_it_is_b
         outcome = await asyncio.wait_for(wait_for_order(started.handle), timeout=120)
         assert outcome.status is not None
         assert outcome.status.state is OrderState.COMPLETED, outcome
-    finally:
-        codes = await fleet.stop()
-    assert set(codes.values()) == {0}, codes
 
 
 async def take_every_connection(url: str) -> list[psycopg.AsyncConnection[Any]]:
@@ -125,11 +112,16 @@ async def take_every_connection(url: str) -> list[psycopg.AsyncConnection[Any]]:
 async def test_a_replica_without_a_connection_waits_unready_and_joins_when_one_frees(
     dev_server: DevServer, dev_client: Client, own_postgres: TempPostgres, tmp_path: Path
 ) -> None:
-    url = await migrated(own_postgres)
+    url = await migrated_database(own_postgres)
     prefix = f"sc-{uuid.uuid4().hex[:6]}-"
-    env = fleet_env(dev_server, url, prefix, tmp_path)
-    fleet = Fleet(env=env, replicas={q: 1 for q in TaskQueue}, log_dir=tmp_path / "logs")
-    await fleet.start()
+    env = store_env(dev_server, url, prefix, tmp_path)
+    async with running_fleet(env, tmp_path / "logs"):
+        await a_late_replica_waits_for_a_connection(dev_client, url, prefix, env, tmp_path)
+
+
+async def a_late_replica_waits_for_a_connection(
+    dev_client: Client, url: str, prefix: str, env: dict[str, str], tmp_path: Path
+) -> None:
     await eventually(lambda: _client_connections(url), lambda n: n <= 3)  # one per process
     sizing = await rtw("db", "status", env=env)
     assert sizing.code == 0, sizing.stderr
@@ -166,8 +158,8 @@ async def test_a_replica_without_a_connection_waits_unready_and_joins_when_one_f
     finally:
         for conn in hog:
             await conn.close()
-        codes = [await late.stop(), *(await fleet.stop()).values()]
-    assert set(codes) == {0}, codes
+        code = await late.stop()
+    assert code == 0, "the late replica drains and exits 0 too"
 
 
 async def _client_connections(url: str) -> int:
@@ -183,15 +175,9 @@ async def _client_connections(url: str) -> int:
 async def test_idle_pooled_connections_go_back_to_the_server(
     dev_server: DevServer, dev_client: Client, own_postgres: TempPostgres, tmp_path: Path
 ) -> None:
-    url = await migrated(own_postgres)
+    url = await migrated_database(own_postgres)
     prefix = f"si-{uuid.uuid4().hex[:6]}-"
-    fleet = Fleet(
-        env=fleet_env(dev_server, url, prefix, tmp_path),
-        replicas={q: 1 for q in TaskQueue},
-        log_dir=tmp_path / "logs",
-    )
-    await fleet.start()
-    try:
+    async with running_fleet(store_env(dev_server, url, prefix, tmp_path), tmp_path / "logs"):
         queue = f"{prefix}{TaskQueue.ORCHESTRATION.value}"
         starts = [start_order(dev_client, order(prefix), task_queue=queue) for _ in range(12)]
         handles = [s.handle for s in await asyncio.gather(*starts)]
@@ -199,20 +185,15 @@ async def test_idle_pooled_connections_go_back_to_the_server(
         assert all(o.completed for o in outcomes)
         # The burst may have opened up to 3 per process; idle ones close after 2 s.
         assert await eventually(lambda: _client_connections(url), lambda n: n <= 3, timeout=30)
-    finally:
-        codes = await fleet.stop()
-    assert set(codes.values()) == {0}, codes
 
 
 async def test_a_worker_on_another_store_refuses_to_start_and_ping_shows_each_store(
     dev_server: DevServer, postgres_server: TempPostgres, tmp_path: Path
 ) -> None:
-    url = await migrated(postgres_server)
+    url = await migrated_database(postgres_server)
     prefix = f"ss-{uuid.uuid4().hex[:6]}-"
-    env = fleet_env(dev_server, url, prefix, tmp_path)
-    fleet = Fleet(env=env, replicas={q: 1 for q in TaskQueue}, log_dir=tmp_path / "logs")
-    await fleet.start()
-    try:
+    env = store_env(dev_server, url, prefix, tmp_path)
+    async with running_fleet(env, tmp_path / "logs"):
         # The same deployment, but no RTW_DATABASE_URL: its own SQLite file.
         sqlite_env = {k: v for k, v in env.items() if k != "RTW_DATABASE_URL"}
         stray = await rtw("worker", "payments", env=sqlite_env)
@@ -228,9 +209,6 @@ async def test_a_worker_on_another_store_refuses_to_start_and_ping_shows_each_st
         assert len(stores) == 3
         assert len(set(stores.values())) == 1
         assert next(iter(stores.values())).startswith("postgresql://127.0.0.1:")
-    finally:
-        codes = await fleet.stop()
-    assert set(codes.values()) == {0}, codes
 
 
 #: The outage the slow test rides out; forward steps retry for FORWARD_STEP_BUDGET (15 min).
@@ -244,14 +222,12 @@ async def test_paid_orders_ride_out_a_five_minute_store_outage(
 ) -> None:
     """Orders caught mid-step by a 5-minute PostgreSQL outage all complete once it is back:
     no order fails, nothing is charged twice or left held."""
-    url = await migrated(own_postgres)
+    url = await migrated_database(own_postgres)
     prefix = f"sl-{uuid.uuid4().hex[:6]}-"
-    env = fleet_env(dev_server, url, prefix, tmp_path) | {
+    env = store_env(dev_server, url, prefix, tmp_path) | {
         "RTW_PAYMENTS_PROVIDER_LATENCY_MS": "1500"
     }
-    fleet = Fleet(env=env, replicas={q: 1 for q in TaskQueue}, log_dir=tmp_path / "logs")
-    await fleet.start()
-    try:
+    async with running_fleet(env, tmp_path / "logs"):
         queue = f"{prefix}{TaskQueue.ORCHESTRATION.value}"
         orders = [order(prefix) for _ in range(6)]
         handles = []
@@ -271,9 +247,6 @@ async def test_paid_orders_ride_out_a_five_minute_store_outage(
             books = await order_books(url, each.order_id)
             assert books.captured_cents == each.total_cents, books
             assert books.open_holds == [], books
-    finally:
-        codes = await fleet.stop()
-    assert set(codes.values()) == {0}, codes
 
 
 async def order_books(url: str, order_id: str) -> OrderBooks:
