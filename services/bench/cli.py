@@ -297,3 +297,54 @@ def gateway(
     json_path, md_path = write_gateway_results(phases, config, command=command, started=started)
     typer.echo(md_path.read_text(encoding="utf-8"))
     typer.echo(f"wrote {json_path} and {md_path}")
+
+
+@bench_app.command("cost")
+def cost(
+    repeat: Annotated[int, typer.Option(min=1, help="orders of each type")] = 3,
+    orders_only: Annotated[
+        bool,
+        typer.Option(
+            "--orders-only",
+            help="only the orders: no worker start, rollout, clients or bare mirror",
+        ),
+    ] = False,
+    out_dir: OutDir = RESULTS,
+    work_dir: Annotated[Path, typer.Option(help="scratch space (server, logs)")] = Path(
+        ".rtw/bench-cost"
+    ),
+) -> None:
+    """Billable actions per order type, per worker start and per rollout, from the Temporal
+    server's own `action` metric (checked against the histories), and a million orders'
+    price; figures in bench/results/ (latest.json: ratios.actions_per_happy_order)."""
+    from services.bench.cost import CostConfig, run_cost_bench
+    from services.runtime.devserver import DevServerError
+    from services.runtime.local_stack import WorkerProcessError
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    config = CostConfig(
+        repeat=repeat,
+        worker_start=not orders_only,
+        clients=() if orders_only else None,
+        bare=not orders_only,
+        work_dir=work_dir,
+    )
+    command = f"rtw bench cost --repeat {repeat}" + (" --orders-only" if orders_only else "")
+    try:
+        json_path, md_path, result = asyncio.run(
+            run_cost_bench(
+                config,
+                command=command,
+                out_dir=out_dir,
+                progress=lambda what: typer.echo(f"rtw bench cost: {what}", err=True),
+            )
+        )
+    except (DevServerError, WorkerProcessError) as exc:
+        typer.echo(f"rtw: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(md_path.read_text(encoding="utf-8"))
+    typer.echo(f"wrote {json_path}, {md_path} and {out_dir / 'latest.json'}")
+    unexpected = [n for n, o in result["orders"].items() if not o["ended_as_expected"]]
+    if unexpected:
+        typer.echo(f"rtw: orders that did not end as expected: {', '.join(unexpected)}", err=True)
+        raise typer.Exit(1)
