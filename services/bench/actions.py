@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from services.runtime.devserver import DevServer, free_port
+from services.runtime.devserver import SEARCH_ATTRIBUTES, DevServer, free_port
 
 #: One sample of the counter: `action{label="value",…} 12`.
 _SAMPLE = re.compile(r"^action\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$")
@@ -68,7 +68,9 @@ def by_namespace(before: Actions, after: Actions) -> dict[str, int]:
 
 
 class MeteredDevServer(DevServer):
-    """The tuned dev server, serving its Prometheus metrics on `metrics_port` too."""
+    """The tuned dev server, serving its Prometheus metrics on `metrics_port` too; with
+    `search_attributes` False, without rtw's order search attributes (the sagas then
+    publish no state: what those upserts cost is the difference)."""
 
     def __init__(
         self,
@@ -76,11 +78,13 @@ class MeteredDevServer(DevServer):
         data_dir: Path,
         metrics_port: int | None = None,
         dynamic_config: Sequence[str] = (),
+        search_attributes: bool = True,
     ) -> None:
         super().__init__(
             data_dir=data_dir, port=free_port(), ui_port=None, dynamic_config=dynamic_config
         )
         self.metrics_port = metrics_port if metrics_port is not None else free_port()
+        self.search_attributes = search_attributes
 
     @property
     def metrics_url(self) -> str:
@@ -88,8 +92,12 @@ class MeteredDevServer(DevServer):
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def command(self) -> list[str]:
-        """The dev server's command with `--metrics-port`."""
-        return [*super().command(), "--metrics-port", str(self.metrics_port)]
+        """The dev server's command with `--metrics-port` (and maybe without the order
+        search attributes)."""
+        command = super().command()
+        if not self.search_attributes:
+            command = [arg for arg in command if arg not in SEARCH_ATTRIBUTES]
+        return [*command, "--metrics-port", str(self.metrics_port)]
 
 
 class ActionMeter:

@@ -309,6 +309,12 @@ def cost(
             help="only the orders: no worker start, rollout, clients or bare mirror",
         ),
     ] = False,
+    search_attributes: Annotated[
+        bool,
+        typer.Option(
+            help="register the order search attributes (without: what their upserts cost)"
+        ),
+    ] = True,
     out_dir: OutDir = RESULTS,
     work_dir: Annotated[Path, typer.Option(help="scratch space (server, logs)")] = Path(
         ".rtw/bench-cost"
@@ -327,9 +333,11 @@ def cost(
         worker_start=not orders_only,
         clients=() if orders_only else None,
         bare=not orders_only,
+        search_attributes=search_attributes,
         work_dir=work_dir,
     )
     command = f"rtw bench cost --repeat {repeat}" + (" --orders-only" if orders_only else "")
+    command += "" if search_attributes else " --no-search-attributes"
     try:
         json_path, md_path, result = asyncio.run(
             run_cost_bench(
@@ -343,7 +351,8 @@ def cost(
         typer.echo(f"rtw: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(md_path.read_text(encoding="utf-8"))
-    typer.echo(f"wrote {json_path}, {md_path} and {out_dir / 'latest.json'}")
+    latest = f" and {out_dir / 'latest.json'}" if search_attributes else ""
+    typer.echo(f"wrote {json_path}, {md_path}{latest}")
     unexpected = [n for n, o in result["orders"].items() if not o["ended_as_expected"]]
     if unexpected:
         typer.echo(f"rtw: orders that did not end as expected: {', '.join(unexpected)}", err=True)

@@ -10,6 +10,7 @@ and last a rollout (a new build started and promoted) and a build draining.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess  # nosec B404 - runs the temporal CLI for its version
@@ -69,6 +70,8 @@ class CostConfig:
     clients: Collection[str] | None = None
     """Client operations to measure (`cost_clients.client_costs`); None: all of them."""
     bare: bool = True
+    search_attributes: bool = True
+    """Register rtw's order search attributes on the server (without: no state upserts)."""
     work_dir: Path = Path(".rtw/bench-cost")
     keep_work_dir: bool = False
 
@@ -166,7 +169,11 @@ async def run_cost(config: CostConfig, *, progress: Progress = lambda _: None) -
     """Run everything `config` asks for on a fresh dev server; the results as JSON."""
     bytecode = compile_services()
     run_dir = config.work_dir / f"run-{int(time.time())}"
-    server = MeteredDevServer(data_dir=run_dir, dynamic_config=DRAINAGE_CONFIG)
+    server = MeteredDevServer(
+        data_dir=run_dir,
+        dynamic_config=DRAINAGE_CONFIG,
+        search_attributes=config.search_attributes,
+    )
     chosen = [t for t in ORDER_TYPES if t.name in config.order_types]
     await server.start()
     try:
@@ -191,70 +198,76 @@ async def _run(
     run: CostRun, config: CostConfig, chosen: Sequence[OrderType], bytecode: str
 ) -> dict[str, Any]:
     address = run.server.address
-    main = Stack(address, "p-", run.work_dir / "p", build_id="bench-a", promote_on_start="never")
-    starts: dict[str, Measured] = {}
-    if config.worker_start:
-        starts = await worker_starts(run, main)
-    else:
-        run.progress("starting the workers")
-        await main.start()
-        await main.promote(run.client)
-        await run.meter.settled(quiet=DEPLOYMENT_QUIET_SECONDS)  # the promotion's bookkeeping
-    orders: dict[str, Any] = {}
-    carrier_types = [t for t in chosen if t.carrier_events]
-    carrier = Stack(  # unversioned: its start leaves no bookkeeping to wait out
-        address, "c-", run.work_dir / "c", versioned=False, auto_deliver=False
-    )
-    if carrier_types:
-        run.progress("starting workers whose carrier reports through its webhook")
-        await carrier.start()
-    before: Actions | None = None  # each type's count starts where the one before ended
-    for order_type in chosen:
-        stack = carrier if order_type.carrier_events else main
-        orders[order_type.name], before = await run_orders(
-            run, order_type, stack, repeat=config.repeat, before=before
+    async with contextlib.AsyncExitStack() as cleanup:  # no worker outlives a failure
+        main = Stack(
+            address, "p-", run.work_dir / "p", build_id="bench-a", promote_on_start="never"
         )
-    await carrier.stop()
-    bare: dict[str, Any] = {}
-    if config.bare:
-        mirror = BareStack(run.bare_client, address, "bare-", run.work_dir / "bare-logs")
-        run.progress("worker start: the bare mirror's three workers")
-        started = await measure(run.meter, mirror.start, quiet=ORDER_QUIET_SECONDS)
-        starts["bare_start"] = started
-        bare, _ = await run_orders(
-            run, BARE_HAPPY, mirror, repeat=config.repeat, before=started.after
+        cleanup.push_async_callback(main.stop)
+        starts: dict[str, Measured] = {}
+        if config.worker_start:
+            starts = await worker_starts(run, main)
+        else:
+            run.progress("starting the workers")
+            await main.start()
+            await main.promote(run.client)
+            await run.meter.settled(quiet=DEPLOYMENT_QUIET_SECONDS)  # the promotion's bookkeeping
+        orders: dict[str, Any] = {}
+        carrier_types = [t for t in chosen if t.carrier_events]
+        carrier = Stack(  # unversioned: its start leaves no bookkeeping to wait out
+            address, "c-", run.work_dir / "c", versioned=False, auto_deliver=False
         )
-        await mirror.stop()
-    clients: dict[str, Any] = {}
-    if (config.clients is None or config.clients) and "happy" in orders:
-        run.progress("clients around an order")
-        happy = round(orders["happy"]["actions_per_order"])
-        approved = orders.get("approved", {}).get("actions_per_order")
-        for cost in await client_costs(
-            run.client,
-            run.meter,
-            main,
-            address=address,
-            happy_actions=happy,
-            approved_actions=round(approved) if approved is not None else None,
-            tag=run.tag,
-            only=config.clients,
-        ):
-            clients[cost.name] = cost.record()
-    rollout: dict[str, Measured] = {}
-    draining: dict[str, Any] = {}
-    if config.worker_start:
-        rollout, draining = await rollout_and_drain(run, main)
-    await main.stop()
-    return {
-        "bytecode": bytecode,
-        "orders": orders,
-        "bare_same_shape": bare,
-        "clients": clients,
-        "worker_start": {k: m.record() for k, m in starts.items()},
-        "rollout": {k: m.record() for k, m in rollout.items()},
-        "draining": draining,
-    }
+        cleanup.push_async_callback(carrier.stop)
+        if carrier_types:
+            run.progress("starting workers whose carrier reports through its webhook")
+            await carrier.start()
+        before: Actions | None = None  # each type's count starts where the one before ended
+        for order_type in chosen:
+            stack = carrier if order_type.carrier_events else main
+            orders[order_type.name], before = await run_orders(
+                run, order_type, stack, repeat=config.repeat, before=before
+            )
+        await carrier.stop()
+        bare: dict[str, Any] = {}
+        if config.bare:
+            mirror = BareStack(run.bare_client, address, "bare-", run.work_dir / "bare-logs")
+            cleanup.push_async_callback(mirror.stop)
+            run.progress("worker start: the bare mirror's three workers")
+            started = await measure(run.meter, mirror.start, quiet=ORDER_QUIET_SECONDS)
+            starts["bare_start"] = started
+            bare, _ = await run_orders(
+                run, BARE_HAPPY, mirror, repeat=config.repeat, before=started.after
+            )
+            await mirror.stop()
+        clients: dict[str, Any] = {}
+        if (config.clients is None or config.clients) and "happy" in orders:
+            run.progress("clients around an order")
+            happy = round(orders["happy"]["actions_per_order"])
+            approved = orders.get("approved", {}).get("actions_per_order")
+            for cost in await client_costs(
+                run.client,
+                run.meter,
+                main,
+                address=address,
+                happy_actions=happy,
+                approved_actions=round(approved) if approved is not None else None,
+                tag=run.tag,
+                only=config.clients,
+            ):
+                clients[cost.name] = cost.record()
+        rollout: dict[str, Measured] = {}
+        draining: dict[str, Any] = {}
+        if config.worker_start:
+            rollout, draining = await rollout_and_drain(run, main)
+        await main.stop()
+        return {
+            "bytecode": bytecode,
+            "orders": orders,
+            "bare_same_shape": bare,
+            "clients": clients,
+            "worker_start": {k: m.record() for k, m in starts.items()},
+            "rollout": {k: m.record() for k, m in rollout.items()},
+            "draining": draining,
+        }
 
 
 def server_version() -> str:
@@ -278,6 +291,7 @@ async def run_cost_bench(
         "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "server": server_version(),
         "repeat": config.repeat,
+        "search_attributes": config.search_attributes,
     }
     figures = await run_cost(config, progress=progress)
     meta["bytecode"] = figures.pop("bytecode")

@@ -58,8 +58,10 @@ async def worker_starts(run: CostRun, main: Stack) -> dict[str, Measured]:
     )
 
     async def start_stop() -> None:
-        await unversioned.start()
-        await unversioned.stop()
+        try:
+            await unversioned.start()
+        finally:
+            await unversioned.stop()
 
     run.progress("worker start: three unversioned workers")
     starts["unversioned_start"] = await measure(run.meter, start_stop, quiet=quiet)
@@ -72,10 +74,19 @@ async def rollout_and_drain(
     """A new build's workers started (not promoted), then `rtw deployment promote`; then,
     with an order waiting for approval on the new build, a rollback: the new build drains,
     refreshing its drainage status while that pinned order is open."""
-    quiet = DEPLOYMENT_QUIET_SECONDS
     new = Stack(
         run.server.address, main.prefix, main.data_dir, build_id="bench-b", promote_on_start="never"
     )
+    try:
+        return await _rollout(run, main, new)
+    finally:
+        await new.stop()
+
+
+async def _rollout(
+    run: CostRun, main: Stack, new: Stack
+) -> tuple[dict[str, Measured], dict[str, Any]]:
+    quiet = DEPLOYMENT_QUIET_SECONDS
     rollout: dict[str, Measured] = {}
     run.progress("rollout: the new build's workers")
     rollout["new_build_workers"] = await measure(run.meter, new.start, quiet=quiet)
@@ -107,5 +118,4 @@ async def rollout_and_drain(
     await pending.handle.cancel()
     with contextlib.suppress(WorkflowFailureError):
         await pending.handle.result()
-    await new.stop()
     return rollout, draining

@@ -78,10 +78,21 @@ async def await_event(
     raise LookupError(f"{handle.id} closed without the event waited for")
 
 
+#: Summary of the saga's approval deadline timer (services/orchestration/order_approval.py).
+APPROVAL_TIMER_SUMMARY = b'"approval-deadline"'
+
+
 def state_upsert(state: OrderState) -> Callable[[HistoryEvent], bool]:
-    """Matches the search-attribute upsert that publishes `state`."""
+    """Matches the search-attribute upsert that publishes `state` (for `awaiting_approval`,
+    also the approval deadline timer: a namespace without the attributes has no upsert)."""
 
     def found(event: HistoryEvent) -> bool:
+        if (
+            state is OrderState.AWAITING_APPROVAL
+            and event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+            and event.user_metadata.summary.data == APPROVAL_TIMER_SUMMARY
+        ):
+            return True
         if event.event_type != EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             return False
         attributes = event.upsert_workflow_search_attributes_event_attributes.search_attributes

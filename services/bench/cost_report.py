@@ -80,7 +80,12 @@ def markdown(result: Mapping[str, Any]) -> str:
         f"- when: {meta['started_at']}; machine: {meta['machine']}; {meta['cpus']} CPUs; load "
         f"average {meta['loadavg_start']} at start, {meta['loadavg_end']} at the end",
         f"- command: `{meta['command']}`; server: {meta['server']}; sources byte-compiled: "
-        f"{meta['bytecode']}",
+        f"{meta['bytecode']}"
+        + (
+            ""
+            if meta.get("search_attributes", True)
+            else "; without the order search attributes (the sagas publish no state)"
+        ),
         "- billable actions as the server counts them (its `action` metric, namespace "
         "`default`), read once the counters have stopped moving before and after each step; "
         "each order's history counted too (`history`): they agree but for queries, heartbeats "
@@ -185,10 +190,12 @@ def update_latest(latest: Path, result: Mapping[str, Any], *, report: str) -> No
 
 
 def write_cost_results(result: Mapping[str, Any], *, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """`<stem>.json` and `<stem>.md` under `out_dir`, and the figures in `latest.json`."""
+    """`<stem>.json` and `<stem>.md` under `out_dir`, and the figures in `latest.json`
+    (only of a run with the order search attributes, as every rtw stack has them)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     md_path.write_text(markdown(result), encoding="utf-8")
-    update_latest(out_dir / "latest.json", result, report=md_path.name)
+    if result["meta"].get("search_attributes", True):
+        update_latest(out_dir / "latest.json", result, report=md_path.name)
     return json_path, md_path
