@@ -299,57 +299,5 @@ def gateway(
     typer.echo(f"wrote {json_path} and {md_path}")
 
 
-@bench_app.command("events")
-def events(
-    sagas: Annotated[int, typer.Option(min=1, help="sagas per block")] = 40,
-    blocks: Annotated[
-        int, typer.Option(min=2, help="blocks, alternating without/with streams")
-    ] = 4,
-    concurrency: Annotated[int, typer.Option(min=1, help="sagas in flight")] = 10,
-    streams: Annotated[
-        int, typer.Option(min=1, help="open SSE streams in the streamed blocks")
-    ] = 200,
-    backend: Annotated[
-        str, typer.Option(help="sqlite (rtw dev), postgresql (LISTEN/NOTIFY) or both")
-    ] = "both",
-    out_dir: OutDir = RESULTS,
-) -> None:
-    """Order events: commit-to-client latency (p50/p95/p99) and what open SSE streams add to
-    the Temporal server's CPU per saga and to the gateways' memory."""
-    from datetime import UTC, datetime
-
-    from services.bench.events import EventsBenchConfig, run_events_bench, write_events_results
-    from services.gateway.process import GatewayProcessError
-    from services.runtime.devserver import DevServerError
-    from services.runtime.local_stack import WorkerProcessError
-
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    chosen = {
-        "both": ("sqlite", "postgresql"),
-        "sqlite": ("sqlite",),
-        "postgresql": ("postgresql",),
-    }
-    if backend not in chosen:
-        typer.echo("rtw: --backend is sqlite, postgresql or both", err=True)
-        raise typer.Exit(2)
-    config = EventsBenchConfig(
-        sagas=sagas,
-        blocks=blocks,
-        concurrency=concurrency,
-        streams=streams,
-        backends=chosen[backend],
-        out_dir=out_dir,
-    )
-    command = (
-        f"rtw bench events --sagas {sagas} --blocks {blocks} --concurrency {concurrency} "
-        f"--streams {streams} --backend {backend}"
-    )
-    started = datetime.now(UTC)
-    try:
-        results = asyncio.run(run_events_bench(config))
-    except (DevServerError, WorkerProcessError, GatewayProcessError) as exc:
-        typer.echo(f"rtw: {exc}", err=True)
-        raise typer.Exit(1) from None
-    json_path, md_path = write_events_results(results, config, command=command, started=started)
-    typer.echo(md_path.read_text(encoding="utf-8"))
-    typer.echo(f"wrote {json_path} and {md_path}")
+# `rtw bench events` and `rtw bench cost` register on bench_app when imported.
+from services.bench import cli_orders  # noqa: E402, F401

@@ -55,6 +55,12 @@ BARE_SAME = Variant(
     "bare_same_shape", workflow="BareSameShapeSaga", child_prefix="bare-same-shipment-"
 )
 PLATFORM = Variant("platform", platform=True, child_prefix="shipment-")
+PLATFORM_UNVERSIONED = Variant(
+    "platform_unversioned",
+    platform=True,
+    child_prefix="shipment-",
+    env={"RTW_WORKER_VERSIONING": "false"},
+)
 PLATFORM_COMPENSATION = Variant(
     "platform_compensation",
     platform=True,
@@ -85,6 +91,7 @@ def all_variants(*, sandbox_off: bool, encrypted: bool) -> list[Variant]:
         BARE_NAIVE,
         BARE_SAME,
         PLATFORM,
+        PLATFORM_UNVERSIONED,
         PLATFORM_COMPENSATION,
         PLATFORM_TRACING,
     ]

@@ -128,6 +128,31 @@ async def wait_until_served(
         await asyncio.sleep(interval)
 
 
+async def _routed_already(
+    client: Client, target: Target, build_id: str, ramp: float | None
+) -> bool:
+    """Is `build_id` already current (or ramping at `ramp` percent) on the deployment?
+
+    Asked first (DescribeWorkerDeployment is not billed) because routing a build where it
+    already goes is not free: the server answers the same identity's request with a
+    rejected update (one billable action per deployment) and another identity's with an
+    accepted one and its bookkeeping (six per deployment), measured with `rtw bench cost`.
+    A `helm upgrade` that changes no image runs the promote hook again: now it costs nothing.
+    """
+    info = await describe(client, target.deployment)
+    if info is None:
+        return False
+    routing = info.routing_config
+    if ramp is None or ramp >= 100:
+        return routing.current_deployment_version.build_id == build_id and not (
+            routing.ramping_deployment_version.build_id
+        )
+    return (
+        routing.ramping_deployment_version.build_id == build_id
+        and routing.ramping_version_percentage == ramp
+    )
+
+
 async def promote(
     client: Client,
     deployments: Sequence[Target],
@@ -150,7 +175,9 @@ async def promote(
         wait_seconds = DEFAULT_WAIT_SECONDS
     await wait_until_served(client, deployments, build_id, timeout=wait_seconds, report=report)
     for target in deployments:
-        if ramp is None or ramp >= 100:
+        if await _routed_already(client, target, build_id, ramp):
+            logger.info("%s: %s already routed so; nothing changed", target.deployment, build_id)
+        elif ramp is None or ramp >= 100:
             await set_current(client, target, build_id, identity=identity)
         else:
             await set_ramping(client, target, build_id, ramp, identity=identity)
