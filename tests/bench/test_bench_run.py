@@ -60,7 +60,7 @@ async def test_a_tiny_run_writes_ratios_figures_and_a_report(tmp_path: Path) -> 
     assert 0 < latest["figures"]["update_p50_ms"] <= latest["figures"]["update_p99_ms"]
     assert latest["ratios"]["platform_vs_bare_throughput_c16"] > 0
     # The bare mirror must have OrderSaga's shape; when the saga changes, update the mirror.
-    assert latest["shape_check"]["matches"], latest["shape_check"]
+    assert latest["shape_check"]["matches"], json.dumps(latest["shape_check"], indent=1)
     assert "## Ratios" in md_path.read_text()
 
     # Encryption on: the same saga, every one completed (the driver's client and the workers
