@@ -6,8 +6,9 @@ pydantic models, stores): the claim and policy local activities, authorize on th
 queue with heartbeats, reserve as a local activity, capture on the payments queue,
 then the confirmation on the notifications queue alongside the Shipment child, whose booking
 (a local activity) signals it three times while it waits with its SLA timers; and, as
-OrderSaga does on a namespace that has them, the `RtwOrderState` search-attribute upserts
-(authorizing, shipping, completed), and the local activity that records the order events
+OrderSaga does on a namespace that has them, the order's state and customer set at start
+(`START_ATTRIBUTES`, as rtw's clients start orders) and the `RtwOrderState` upserts
+(shipping, completed), and the local activity that records the order events
 no step carried (`order.completed`).
 
 When OrderSaga's shape changes, change this file to match: `rtw bench run` reports both
@@ -22,7 +23,7 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
     from services.bench.bare_activities import (
@@ -43,6 +44,12 @@ RANK = {"picked_up": 1, "in_transit": 2, "delivered": 3}
 #: The search attributes OrderSaga keeps current (registered by the dev server).
 STATE = SearchAttributeKey.for_keyword("RtwOrderState")
 CUSTOMER = SearchAttributeKey.for_keyword("RtwCustomerId")
+#: What an rtw client starts an order with (the saga then skips its `authorizing` upsert).
+START_ATTRIBUTES = TypedSearchAttributes(
+    [SearchAttributePair(STATE, "received"), SearchAttributePair(CUSTOMER, "c-bare")]
+)
+#: The start attributes of each bare workflow that takes some.
+BARE_START_ATTRIBUTES = {"BareSameShapeSaga": START_ATTRIBUTES}
 
 
 @workflow.defn(name="BareSameShapeShipment")
@@ -91,9 +98,6 @@ class BareSameShapeSaga:
     async def run(self, saga: BareSagaInput) -> str:
         await local_step(saga.saga_id, "claim")
         await local_step(saga.saga_id, "policy")
-        workflow.upsert_search_attributes(
-            [STATE.value_set("authorizing"), CUSTOMER.value_set("c-bare")]
-        )
         await step(saga.saga_id, "authorize", PAYMENTS, heartbeat=True)
         await local_step(saga.saga_id, "reserve")
         await step(saga.saga_id, "capture", PAYMENTS, heartbeat=True)

@@ -102,7 +102,8 @@ def cost(
         repeat=repeat,
         worker_start=not orders_only,
         clients=() if orders_only else None,
-        bare=not orders_only,
+        # the mirror publishes its state as OrderSaga does where the namespace has them
+        bare=not orders_only and search_attributes,
         search_attributes=search_attributes,
         work_dir=work_dir,
     )

@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.bench.actions import ActionMeter, Actions, MeteredDevServer
 from services.bench.bare_activities import BareSagaInput
+from services.bench.bare_same_shape import START_ATTRIBUTES
 from services.bench.billable import (
     HEARTBEAT,
     QUERY,
@@ -150,6 +151,7 @@ async def _bare_happy(client: Client, saga_id: str, queue: str) -> Ran:
         id=workflow_id,
         task_queue=queue,
         result_type=str,
+        search_attributes=START_ATTRIBUTES,
     )
     return Ran(
         "completed" if result == saga_id else result,

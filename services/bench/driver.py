@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from services.bench.bare_activities import BareSagaInput
+from services.bench.bare_same_shape import BARE_START_ATTRIBUTES
 from services.bench.variants import Variant
 from services.contracts import OrderInput, OrderState
 from services.orchestration.client import start_order
@@ -94,6 +95,7 @@ class Driver:
             id=self.workflow_ids(index)[0],
             task_queue=self._queue,
             result_type=str,
+            search_attributes=BARE_START_ATTRIBUTES.get(self.variant.workflow),
         )
         return result == self.saga_id(index)
 

@@ -16,6 +16,7 @@ import contextlib
 import logging
 
 import typer
+from temporalio.api.common.v1 import SearchAttributes
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
@@ -51,21 +52,29 @@ def describe_state(order_id: str, state: OrderState) -> str:
 
 async def state_of(client: Client, event: HistoryEvent) -> OrderState | None:
     """The state a history event says the order entered, if it says one."""
+    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        # an rtw client publishes `received` with the start
+        return _published(event.workflow_execution_started_event_attributes.search_attributes)
     if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-        fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
-        values = decode_search_attributes(fields).get(ORDER_STATE_ATTRIBUTE)
-        if values and isinstance(values[0], str):
-            with contextlib.suppress(ValueError):
-                return OrderState(values[0])
-    elif event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and event.HasField(
-        "user_metadata"
-    ):
+        return _published(
+            event.upsert_workflow_search_attributes_event_attributes.search_attributes
+        )
+    if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and event.HasField("user_metadata"):
         try:
             [summary] = await client.data_converter.decode([event.user_metadata.summary])
         except Exception:  # a summary this client cannot read says nothing about the order
             return None
         if summary == APPROVAL_TIMER_SUMMARY:
             return OrderState.AWAITING_APPROVAL
+    return None
+
+
+def _published(fields: SearchAttributes) -> OrderState | None:
+    """The `RtwOrderState` among search attributes a history event set, if any."""
+    values = decode_search_attributes(fields).get(ORDER_STATE_ATTRIBUTE)
+    if values and isinstance(values[0], str):
+        with contextlib.suppress(ValueError):
+            return OrderState(values[0])
     return None
 
 

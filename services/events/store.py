@@ -138,7 +138,42 @@ class EventStore(Protocol):
         ...
 
 
-class SqliteEvents:
+class _Queries:
+    """The reads both stores answer with the same SQL (`?` placeholders; PostgreSQL's
+    `_select` turns them into `%s`)."""
+
+    async def _select(self, sql: str, params: Sequence[Any]) -> list[StoredEvent]:
+        raise NotImplementedError
+
+    async def after(self, order_id: str, seq: int, *, limit: int = 1000) -> list[StoredEvent]:
+        return await self._select(
+            f"SELECT {_COLUMNS} FROM order_events WHERE order_id = ? AND seq > ? "  # nosec B608
+            "ORDER BY seq LIMIT ?",
+            (order_id, seq, limit),
+        )
+
+    async def since(self, position: int, *, limit: int = 1000) -> list[StoredEvent]:
+        return await self._select(
+            f"SELECT {_COLUMNS} FROM order_events WHERE position > ? "  # nosec B608
+            "ORDER BY position LIMIT ?",
+            (position, limit),
+        )
+
+    async def of_orders(self, order_ids: Sequence[str]) -> list[StoredEvent]:
+        if not order_ids:
+            return []
+        marks = ",".join("?" * len(order_ids))
+        return await self._select(
+            f"SELECT {_COLUMNS} FROM order_events WHERE order_id IN ({marks}) "  # nosec B608
+            "ORDER BY position",
+            list(order_ids),
+        )
+
+    async def awaiting_approval(self) -> list[StoredEvent]:
+        return await self._select(_AWAITING, ())
+
+
+class SqliteEvents(_Queries):
     """`EventStore` on the embedded SQLite file."""
 
     def __init__(self, db: SqliteDatabase) -> None:
@@ -169,41 +204,14 @@ class SqliteEvents:
         rows = await self._db.run(lambda c: c.execute(sql, params).fetchall())
         return [_stored(r) for r in rows]
 
-    async def after(self, order_id: str, seq: int, *, limit: int = 1000) -> list[StoredEvent]:
-        return await self._select(
-            f"SELECT {_COLUMNS} FROM order_events WHERE order_id = ? AND seq > ? "  # nosec B608
-            "ORDER BY seq LIMIT ?",
-            (order_id, seq, limit),
-        )
-
-    async def since(self, position: int, *, limit: int = 1000) -> list[StoredEvent]:
-        return await self._select(
-            f"SELECT {_COLUMNS} FROM order_events WHERE position > ? "  # nosec B608
-            "ORDER BY position LIMIT ?",
-            (position, limit),
-        )
-
     async def latest_position(self) -> int:
         row = await self._db.run(
             lambda c: c.execute("SELECT coalesce(max(position), 0) FROM order_events").fetchone()
         )
         return int(row[0])
 
-    async def of_orders(self, order_ids: Sequence[str]) -> list[StoredEvent]:
-        if not order_ids:
-            return []
-        marks = ",".join("?" * len(order_ids))
-        return await self._select(
-            f"SELECT {_COLUMNS} FROM order_events WHERE order_id IN ({marks}) "  # nosec B608
-            "ORDER BY position",
-            list(order_ids),
-        )
 
-    async def awaiting_approval(self) -> list[StoredEvent]:
-        return await self._select(_AWAITING, ())
-
-
-class PostgresEvents:
+class PostgresEvents(_Queries):
     """`EventStore` on the shared PostgreSQL."""
 
     def __init__(self, db: PostgresDatabase) -> None:
@@ -229,20 +237,6 @@ class PostgresEvents:
             rows = await cur.fetchall()
         return [_stored(r) for r in rows]
 
-    async def after(self, order_id: str, seq: int, *, limit: int = 1000) -> list[StoredEvent]:
-        return await self._select(
-            f"SELECT {_COLUMNS} FROM order_events WHERE order_id = ? AND seq > ? "  # nosec B608
-            "ORDER BY seq LIMIT ?",
-            (order_id, seq, limit),
-        )
-
-    async def since(self, position: int, *, limit: int = 1000) -> list[StoredEvent]:
-        return await self._select(
-            f"SELECT {_COLUMNS} FROM order_events WHERE position > ? "  # nosec B608
-            "ORDER BY position LIMIT ?",
-            (position, limit),
-        )
-
     async def latest_position(self) -> int:
         async with self._pool.connection() as conn:
             cur = await conn.execute("SELECT coalesce(max(position), 0) FROM order_events")
@@ -250,6 +244,7 @@ class PostgresEvents:
         return int(row[0]) if row else 0
 
     async def of_orders(self, order_ids: Sequence[str]) -> list[StoredEvent]:
+        # One array parameter, however many orders (the shared query spells one `?` each).
         if not order_ids:
             return []
         return await self._select(
@@ -257,9 +252,6 @@ class PostgresEvents:
             "ORDER BY position",
             (list(order_ids),),
         )
-
-    async def awaiting_approval(self) -> list[StoredEvent]:
-        return await self._select(_AWAITING, ())
 
 
 def events_for(db: Database) -> EventStore:

@@ -229,7 +229,8 @@ class OrderSaga(OrderSteps):
         stop_if_cancelled()  # a cancel that arrived during the claim
         policy = await self._load_policy(order)
 
-        self._set_state(OrderState.AUTHORIZING)
+        # `received`, published by the start, stands for the first steps (no upsert).
+        self._set_state(OrderState.AUTHORIZING, publish=not self._visibility.published_at_start)
         try:
             self._authorization = await self._authorize(order)
         except BaseException:

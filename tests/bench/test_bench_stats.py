@@ -92,8 +92,10 @@ def test_missing_variants_give_no_ratio_rather_than_a_wrong_one() -> None:
 
 
 def test_targets_are_judged_by_direction() -> None:
-    assert meets("platform_vs_bare_throughput_c16", 1.02) is True
-    assert meets("platform_vs_bare_throughput_c16", 0.98) is False
+    assert meets("platform_vs_bare_throughput_c16", 0.96) is True
+    assert meets("platform_vs_bare_throughput_c16", 0.94) is False
+    assert meets("actions_per_happy_order", 11) is True
+    assert meets("actions_per_happy_order", 12) is False
     assert meets("update_p99_ms", 31.0) is False
     assert meets("events_per_saga", 60) is None
     assert meets("rss_mb_max", math.nan) is None
@@ -121,7 +123,7 @@ def test_shape_check_and_markdown_name_a_differing_mirror() -> None:
     }
     text = markdown(result)
     assert "DIFFERS: update services/bench/bare_same_shape.py" in text
-    assert "| platform_vs_bare_throughput_c16 | 2 | 2-2 | >= 1: met |" in text
+    assert "| platform_vs_bare_throughput_c16 | 2 | 2-2 | >= 0.95: met |" in text
 
 
 def test_calibration_loop_takes_cpu_and_is_sampled_during_a_phase() -> None:

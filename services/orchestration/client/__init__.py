@@ -18,9 +18,9 @@ from services.orchestration.client._reading import (
     workflow_pollers,
 )
 from services.orchestration.client._shipments import send_carrier_event, shipment_status
+from services.orchestration.client._start_attributes import IDEMPOTENCY_KEY
 from services.orchestration.client._starting import (
     CURRENCY_MEMO,
-    IDEMPOTENCY_KEY,
     IDEMPOTENCY_KEY_MEMO,
     IDEMPOTENCY_KEY_PATTERN,
     INPUT_SHA256_MEMO,

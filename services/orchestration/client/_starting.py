@@ -19,9 +19,6 @@ from temporalio.client import (
     WorkflowUpdateStage,
 )
 from temporalio.common import (
-    SearchAttributeKey,
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -44,6 +41,7 @@ from services.orchestration.client._reading import (
     explain_order,
     order_handle,
 )
+from services.orchestration.client._start_attributes import start_attributes
 
 
 @dataclass(frozen=True)
@@ -92,8 +90,6 @@ class IdempotencyKeyReusedError(Exception):
         self.order_id = order_id
 
 
-#: The request's Idempotency-Key, set at start when the namespace has the attribute.
-IDEMPOTENCY_KEY = SearchAttributeKey.for_keyword(IDEMPOTENCY_KEY_ATTRIBUTE)
 #: What a key may hold: it goes into a visibility query as a quoted literal.
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:+/=-]{1,255}$"
 
@@ -202,6 +198,7 @@ async def start_order(client: Client, order: OrderInput, *, task_queue: str) -> 
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             result_type=OrderStatus,
             memo=order_memo(order),
+            search_attributes=await start_attributes(client, order),
             # Only takes effect in a process that also runs an orchestration worker on this
             # client (its first workflow task comes back with the start response); the SDK
             # drops the request otherwise, so it costs rtw's separate starters nothing.
@@ -241,13 +238,11 @@ async def submit_order(
     Raises `OrderConflictError`, `IdempotencyKeyReusedError`, `OrderStatusUnavailableError`
     (no worker answered within `timeout`) and `RPCError` (the server is unreachable).
     """
-    attributes = None
     if idempotency_key:
         await bind_idempotency_key(client, idempotency_key, order.order_id, task_queue=task_queue)
-        if key_attribute:
-            attributes = TypedSearchAttributes(
-                [SearchAttributePair(IDEMPOTENCY_KEY, idempotency_key)]
-            )
+    attributes = await start_attributes(
+        client, order, idempotency_key=idempotency_key if key_attribute else None
+    )
     operation: WithStartWorkflowOperation[object, OrderStatus] = WithStartWorkflowOperation(
         ORDER_SAGA_WORKFLOW,
         order,

@@ -1,0 +1,113 @@
+"""An order started by an rtw client is listable by state and customer from its start (the
+start carries them, which is not billed), and its saga skips the `authorizing` upsert; an
+order started without them (the `temporal` CLI) still gets `authorizing` upserted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributeKey
+from temporalio.converter import decode_search_attributes
+
+from services.contracts import (
+    CUSTOMER_ID_ATTRIBUTE,
+    ORDER_SAGA_WORKFLOW,
+    ORDER_STATE_ATTRIBUTE,
+    OrderInput,
+    OrderState,
+    OrderStatus,
+    TaskQueue,
+    order_workflow_id,
+)
+from services.orchestration.client import start_order
+from services.orchestration.worker import orchestration_worker
+from services.runtime.config import Settings, TemporalSettings
+from services.runtime.connection import connect
+from services.runtime.database import open_database
+from services.runtime.devserver import DevServer
+from tests.integration.helpers import eventually
+
+pytestmark = pytest.mark.integration
+
+STATE = SearchAttributeKey.for_keyword(ORDER_STATE_ATTRIBUTE)
+CUSTOMER = SearchAttributeKey.for_keyword(CUSTOMER_ID_ATTRIBUTE)
+
+
+def _order(order_id: str) -> OrderInput:
+    return OrderInput.model_validate(
+        {
+            "order_id": order_id,
+            "customer_id": "c-start",
+            "currency": "USD",
+            "items": [{"sku": "sku-1", "quantity": 1, "unit_price_cents": 1000}],
+            "payment_method": "pm_card_visa",
+        }
+    )
+
+
+async def _published(handle: WorkflowHandle[object, OrderStatus]) -> tuple[str | None, ...]:
+    described = (await handle.describe()).typed_search_attributes
+    return described.get(STATE), described.get(CUSTOMER)
+
+
+async def _upserted_states(handle: WorkflowHandle[object, OrderStatus]) -> list[str]:
+    states: list[object] = []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            states += decode_search_attributes(fields).get(ORDER_STATE_ATTRIBUTE, [])
+    return [str(state) for state in states]
+
+
+async def _state(handle: WorkflowHandle[object, OrderStatus]) -> OrderState:
+    status: OrderStatus = await handle.query(
+        "status", result_type=OrderStatus, rpc_timeout=timedelta(seconds=2)
+    )
+    return status.state
+
+
+async def test_the_start_publishes_the_state_and_the_saga_skips_authorizing(
+    dev_server: DevServer,
+    queue_prefix: str,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RTW_QUEUE_PREFIX", queue_prefix)
+    monkeypatch.setenv("RTW_DATA_DIR", str(data_dir))
+    # Unversioned: a versioned worker gets no task until its build is promoted.
+    monkeypatch.setenv("RTW_WORKER_VERSIONING", "false")
+    settings = Settings()
+    queue = settings.queue_name(TaskQueue.ORCHESTRATION)
+    client: Client = await connect(TemporalSettings(address=dev_server.address))
+    suffix = queue_prefix.strip("-")
+
+    db = await open_database(settings.database, data_dir=settings.data_dir)
+    store = await db.identity()
+    async with orchestration_worker(client, settings, db, store) as worker, worker:
+        by_rtw = (await start_order(client, _order(f"rtw-{suffix}"), task_queue=queue)).handle
+        # As the `temporal` CLI starts one: no search attributes.
+        plain = await client.start_workflow(
+            ORDER_SAGA_WORKFLOW,
+            _order(f"plain-{suffix}"),
+            id=order_workflow_id(f"plain-{suffix}"),
+            task_queue=queue,
+            result_type=OrderStatus,
+        )
+        # Both run their first task (claim, policy) and wait for the payments queue.
+        for handle in (by_rtw, plain):
+            await eventually(partial(_state, handle), lambda s: s is OrderState.AUTHORIZING)
+        assert await eventually(
+            partial(_published, plain), lambda seen: seen == ("authorizing", "c-start")
+        )
+        # The rtw client's order was listable from its start, and needed no upsert.
+        assert await _published(by_rtw) == ("received", "c-start")
+        assert await _upserted_states(by_rtw) == []
+        assert await _upserted_states(plain) == ["authorizing"]
+        for handle in (by_rtw, plain):
+            await handle.terminate("test over")
+    await db.close()
