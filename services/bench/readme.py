@@ -57,6 +57,18 @@ def render(latest: Mapping[str, Any], *, source: str, cost_source: str | None = 
         lines.append(
             f"Billable actions: `rtw bench cost`, {cost['started_at']} ([report]({cost_source}))."
         )
+    drift = latest.get("since_previous")
+    if drift and drift.get("ratios"):
+        moved = [row for row in drift["ratios"] if row["moved"]]
+        lines.append(
+            f"Since the previous run ({drift['started_at']}): "
+            + (
+                ", ".join(f"{row['ratio']} {row['previous']:g} → {row['now']:g}" for row in moved)
+                + " moved past this run's own min-max spread (flagged in the report)."
+                if moved
+                else "no ratio moved past this run's own min-max spread."
+            )
+        )
     lines += [
         "",
         "| figure | measured | min-max over blocks | target | |",

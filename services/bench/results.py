@@ -251,6 +251,10 @@ def markdown(result: Mapping[str, Any]) -> str:
             f"| {t} | {check['platform'].get(t, 0)} | {check['bare_same_shape'].get(t, 0)} |"
             for t in types
         ]
+    if result.get("since_previous"):
+        from services.bench.drift import drift_markdown
+
+        lines += drift_markdown(result["since_previous"])
     return "\n".join(lines) + "\n"
 
 
@@ -270,9 +274,15 @@ def carry_cost(result: Mapping[str, Any], latest: Path) -> dict[str, Any]:
 
 def write_results(result: Mapping[str, Any], *, out_dir: Path, stem: str) -> tuple[Path, Path]:
     """`<stem>.json`, `<stem>.md` and `latest.json` under `out_dir` (keeping the cost
-    figures `latest.json` had)."""
+    figures `latest.json` had, and saying which ratios moved since its run)."""
+    from services.bench.drift import moved_since
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    clean = _clean(carry_cost(result, out_dir / "latest.json"))
+    latest = out_dir / "latest.json"
+    if latest.exists():
+        previous = json.loads(latest.read_text(encoding="utf-8"))
+        result = {**result, "since_previous": moved_since(previous, result)}
+    clean = _clean(carry_cost(result, latest))
     text = json.dumps(clean, indent=2) + "\n"
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     json_path.write_text(text, encoding="utf-8")

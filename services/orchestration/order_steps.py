@@ -158,6 +158,7 @@ class OrderSteps:
             status.failure = self._failure_of(err)
             status.failure.step = "claim_order"
             status.state = OrderState.FAILED
+            self._visibility.withdraw()
             # End in a workflow task of its own: a query of the closed run replays the
             # history, and a local activity's outcome recorded in the run's last task is
             # not replayed into it (`status` would say `received`). Refusals only.

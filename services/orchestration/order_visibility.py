@@ -54,6 +54,16 @@ class StatePublisher:
         """Whether the start published the order's state (`received`)."""
         return self._published is OrderState.RECEIVED
 
+    def withdraw(self) -> None:
+        """Take back what the start published: a run the claim refused (the order id is
+        another run's) is not an order, and lists show only runs with a state."""
+        at_start = workflow.info().typed_search_attributes
+        if at_start.get(ORDER_STATE_KEY) is None and at_start.get(CUSTOMER_ID_KEY) is None:
+            return
+        workflow.upsert_search_attributes(
+            [ORDER_STATE_KEY.value_unset(), CUSTOMER_ID_KEY.value_unset()]
+        )
+
     def publish(self, state: OrderState) -> None:
         """One upsert when `state` differs from the last one published."""
         if not self._enabled or state is self._published:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import SearchAttributeKey
 from temporalio.converter import decode_search_attributes
+from temporalio.exceptions import ApplicationError
 
 from services.contracts import (
     CUSTOMER_ID_ATTRIBUTE,
@@ -110,4 +111,35 @@ async def test_the_start_publishes_the_state_and_the_saga_skips_authorizing(
         assert await _upserted_states(plain) == ["authorizing"]
         for handle in (by_rtw, plain):
             await handle.terminate("test over")
+    await db.close()
+
+
+async def test_a_run_the_claim_refuses_takes_back_what_its_start_published(
+    dev_server: DevServer,
+    queue_prefix: str,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unknown SKU is refused at the claim: that run is no order, and lists (which show
+    runs with a state) must not show it."""
+    monkeypatch.setenv("RTW_QUEUE_PREFIX", queue_prefix)
+    monkeypatch.setenv("RTW_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("RTW_WORKER_VERSIONING", "false")
+    settings = Settings()
+    queue = settings.queue_name(TaskQueue.ORCHESTRATION)
+    client: Client = await connect(TemporalSettings(address=dev_server.address))
+    refused = OrderInput.model_validate(
+        _order(f"nosku-{queue_prefix.strip('-')}").model_dump()
+        | {"items": [{"sku": "no-such-sku", "quantity": 1, "unit_price_cents": 1000}]}
+    )
+
+    db = await open_database(settings.database, data_dir=settings.data_dir)
+    store = await db.identity()
+    async with orchestration_worker(client, settings, db, store) as worker, worker:
+        handle = (await start_order(client, refused, task_queue=queue)).handle
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        assert isinstance(failed.value.cause, ApplicationError)
+        assert failed.value.cause.type == "InvalidOrder"
+        assert await _published(handle) == (None, None)
     await db.close()
