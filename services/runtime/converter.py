@@ -57,7 +57,10 @@ class RtwPayloadConverter(PydanticPayloadConverter):
         try:
             return super().from_payloads(payloads, None)
         except Exception:  # at least one cannot be decoded: find which, one at a time
-            pass
+            return self._one_at_a_time(payloads)
+
+    def _one_at_a_time(self, payloads: Sequence[Payload]) -> list[Any]:
+        """Each payload decoded on its own; one that cannot be is an `UndecodablePayload`."""
         values: list[Any] = []
         for payload in payloads:
             try:
