@@ -4,6 +4,7 @@ order started without them (the `temporal` CLI) still gets `authorizing` upserte
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -72,74 +73,68 @@ async def _state(handle: WorkflowHandle[object, OrderStatus]) -> OrderState:
     return status.state
 
 
-async def test_the_start_publishes_the_state_and_the_saga_skips_authorizing(
+@pytest.fixture
+async def orchestration(
     dev_server: DevServer,
     queue_prefix: str,
     data_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> AsyncIterator[tuple[Client, str]]:
+    """A client and the orchestration queue, served by an in-process orchestration worker
+    (unversioned: a versioned worker gets no task until its build is promoted)."""
     monkeypatch.setenv("RTW_QUEUE_PREFIX", queue_prefix)
     monkeypatch.setenv("RTW_DATA_DIR", str(data_dir))
-    # Unversioned: a versioned worker gets no task until its build is promoted.
     monkeypatch.setenv("RTW_WORKER_VERSIONING", "false")
     settings = Settings()
-    queue = settings.queue_name(TaskQueue.ORCHESTRATION)
     client: Client = await connect(TemporalSettings(address=dev_server.address))
-    suffix = queue_prefix.strip("-")
-
     db = await open_database(settings.database, data_dir=settings.data_dir)
     store = await db.identity()
     async with orchestration_worker(client, settings, db, store) as worker, worker:
-        by_rtw = (await start_order(client, _order(f"rtw-{suffix}"), task_queue=queue)).handle
-        # As the `temporal` CLI starts one: no search attributes.
-        plain = await client.start_workflow(
-            ORDER_SAGA_WORKFLOW,
-            _order(f"plain-{suffix}"),
-            id=order_workflow_id(f"plain-{suffix}"),
-            task_queue=queue,
-            result_type=OrderStatus,
-        )
-        # Both run their first task (claim, policy) and wait for the payments queue.
-        for handle in (by_rtw, plain):
-            await eventually(partial(_state, handle), lambda s: s is OrderState.AUTHORIZING)
-        assert await eventually(
-            partial(_published, plain), lambda seen: seen == ("authorizing", "c-start")
-        )
-        # The rtw client's order was listable from its start, and needed no upsert.
-        assert await _published(by_rtw) == ("received", "c-start")
-        assert await _upserted_states(by_rtw) == []
-        assert await _upserted_states(plain) == ["authorizing"]
-        for handle in (by_rtw, plain):
-            await handle.terminate("test over")
+        yield client, settings.queue_name(TaskQueue.ORCHESTRATION)
     await db.close()
 
 
+async def test_the_start_publishes_the_state_and_the_saga_skips_authorizing(
+    orchestration: tuple[Client, str], queue_prefix: str
+) -> None:
+    client, queue = orchestration
+    suffix = queue_prefix.strip("-")
+    by_rtw = (await start_order(client, _order(f"rtw-{suffix}"), task_queue=queue)).handle
+    # As the `temporal` CLI starts one: no search attributes.
+    plain = await client.start_workflow(
+        ORDER_SAGA_WORKFLOW,
+        _order(f"plain-{suffix}"),
+        id=order_workflow_id(f"plain-{suffix}"),
+        task_queue=queue,
+        result_type=OrderStatus,
+    )
+    # Both run their first task (claim, policy) and wait for the payments queue.
+    for handle in (by_rtw, plain):
+        await eventually(partial(_state, handle), lambda s: s is OrderState.AUTHORIZING)
+    assert await eventually(
+        partial(_published, plain), lambda seen: seen == ("authorizing", "c-start")
+    )
+    # The rtw client's order was listable from its start, and needed no upsert.
+    assert await _published(by_rtw) == ("received", "c-start")
+    assert await _upserted_states(by_rtw) == []
+    assert await _upserted_states(plain) == ["authorizing"]
+    for handle in (by_rtw, plain):
+        await handle.terminate("test over")
+
+
 async def test_a_run_the_claim_refuses_takes_back_what_its_start_published(
-    dev_server: DevServer,
-    queue_prefix: str,
-    data_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    orchestration: tuple[Client, str], queue_prefix: str
 ) -> None:
     """An unknown SKU is refused at the claim: that run is no order, and lists (which show
     runs with a state) must not show it."""
-    monkeypatch.setenv("RTW_QUEUE_PREFIX", queue_prefix)
-    monkeypatch.setenv("RTW_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("RTW_WORKER_VERSIONING", "false")
-    settings = Settings()
-    queue = settings.queue_name(TaskQueue.ORCHESTRATION)
-    client: Client = await connect(TemporalSettings(address=dev_server.address))
+    client, queue = orchestration
     refused = OrderInput.model_validate(
         _order(f"nosku-{queue_prefix.strip('-')}").model_dump()
         | {"items": [{"sku": "no-such-sku", "quantity": 1, "unit_price_cents": 1000}]}
     )
-
-    db = await open_database(settings.database, data_dir=settings.data_dir)
-    store = await db.identity()
-    async with orchestration_worker(client, settings, db, store) as worker, worker:
-        handle = (await start_order(client, refused, task_queue=queue)).handle
-        with pytest.raises(WorkflowFailureError) as failed:
-            await handle.result()
-        assert isinstance(failed.value.cause, ApplicationError)
-        assert failed.value.cause.type == "InvalidOrder"
-        assert await _published(handle) == (None, None)
-    await db.close()
+    handle = (await start_order(client, refused, task_queue=queue)).handle
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "InvalidOrder"
+    assert await _published(handle) == (None, None)
