@@ -52,9 +52,7 @@ def describe_state(order_id: str, state: OrderState) -> str:
 
 async def state_of(client: Client, event: HistoryEvent) -> OrderState | None:
     """The state a history event says the order entered, if it says one."""
-    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-        # an rtw client publishes `received` with the start
-        return _published(event.workflow_execution_started_event_attributes.search_attributes)
+    # The `received` an rtw client starts an order with is not news: states from the upserts.
     if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         return _published(
             event.upsert_workflow_search_attributes_event_attributes.search_attributes

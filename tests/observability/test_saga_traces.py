@@ -167,8 +167,6 @@ async def test_cli_exports_over_otlp_http_when_selected_and_flushes_before_exit(
 ) -> None:
     order_id = new_id()
     path = write_order(tmp_path, order_json(order_id))
-    started = await rtw("order", "start", "--file", str(path), "--wait", env=traced_stack.env)
-    assert started.code == 0, started.stderr
     env = {
         **traced_stack.env,
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.http_endpoint,
@@ -176,12 +174,15 @@ async def test_cli_exports_over_otlp_http_when_selected_and_flushes_before_exit(
         "OTEL_BSP_SCHEDULE_DELAY": "600000",  # only the flush at the end can send the span
     }
 
-    status = await rtw("order", "status", order_id, env=env)
+    # Without --wait: the command's one client call is the start.
+    started = await rtw("order", "start", "--file", str(path), env=env)
 
-    assert status.code == 0, status.stderr
-    query = span_named(
-        otlp_receiver.spans, "QueryWorkflow:status", temporalWorkflowID=f"order-{order_id}"
+    assert started.code == 0, started.stderr
+    span = span_named(
+        otlp_receiver.spans,
+        f"StartWorkflow:{ORDER_SAGA_WORKFLOW}",
+        temporalWorkflowID=f"order-{order_id}",
     )
-    assert query is not None, "the CLI flushed its span over OTLP/HTTP before exiting"
-    assert query.service == "rtw-cli"
-    assert query.resource["service.version"]
+    assert span is not None, "the CLI flushed its span over OTLP/HTTP before exiting"
+    assert span.service == "rtw-cli"
+    assert span.resource["service.version"]
