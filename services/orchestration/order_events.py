@@ -126,6 +126,8 @@ class EventLog:
         self.failed_step_committed = False
         try:
             return await step(handed)
+        except GeneratorExit:  # the run is evicted from the worker's cache: no workflow left
+            raise
         except BaseException as err:
             others = [e for e in handed if e not in mine]
             first = mine[0] if mine else None

@@ -320,6 +320,8 @@ class OrderSteps:
                 task_queue=workflow.info().task_queue,
                 result_type=ShipmentStatus,
             )
+        except GeneratorExit:  # evicted from the worker's cache: no workflow to resync in
+            raise
         except BaseException:
             await to_the_end(self._events.resync(handed))
             raise

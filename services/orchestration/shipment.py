@@ -134,6 +134,8 @@ class Shipment:
         records the carrier events seen so far first."""
         try:
             return await self._run(shipment)
+        except GeneratorExit:  # evicted from the worker's cache: no workflow to flush in
+            raise
         except BaseException:
             await to_the_end(self._events.flush())
             raise
