@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
 
 ORDER_STATE_KEY = SearchAttributeKey.for_keyword(ORDER_STATE_ATTRIBUTE)
 CUSTOMER_ID_KEY = SearchAttributeKey.for_keyword(CUSTOMER_ID_ATTRIBUTE)
+_STATES = frozenset(state.value for state in OrderState)
 
 
 class StatePublisher:
@@ -42,7 +43,7 @@ class StatePublisher:
             return
         at_start = workflow.info().typed_search_attributes
         state = at_start.get(ORDER_STATE_KEY)
-        if state is not None:
+        if state in _STATES:  # anything else a client started with is replaced
             self._published = OrderState(state)
         has_customer = at_start.get(CUSTOMER_ID_KEY) is not None
         if policy.customer_search_attribute and not has_customer:

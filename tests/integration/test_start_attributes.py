@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.converter import decode_search_attributes
 from temporalio.exceptions import ApplicationError
 
@@ -143,3 +143,25 @@ async def test_a_run_the_claim_refuses_takes_back_what_its_start_published(
     assert isinstance(failed.value.cause, ApplicationError)
     assert failed.value.cause.type == "InvalidOrder"
     assert await _published(handle) == (None, None)
+
+
+async def test_a_start_with_a_state_that_is_no_order_state_is_corrected(
+    orchestration: tuple[Client, str], queue_prefix: str
+) -> None:
+    """Any client may start a saga with any keyword; one that is no order state never stops
+    the saga, which publishes its real state."""
+    client, queue = orchestration
+    order = _order(f"bogus-{queue_prefix.strip('-')}")
+    handle = await client.start_workflow(
+        ORDER_SAGA_WORKFLOW,
+        order,
+        id=order_workflow_id(order.order_id),
+        task_queue=queue,
+        result_type=OrderStatus,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(STATE, "bogus")]),
+    )
+    await eventually(partial(_state, handle), lambda s: s is OrderState.AUTHORIZING)
+    assert await eventually(
+        partial(_published, handle), lambda seen: seen == ("authorizing", "c-start")
+    )
+    await handle.terminate("test over")
