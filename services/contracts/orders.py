@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from temporalio.common import SearchAttributeKey
 
 from services.contracts.events import OrderEvent
 
@@ -41,6 +42,10 @@ ORDER_SEARCH_ATTRIBUTES = (ORDER_STATE_ATTRIBUTE, CUSTOMER_ID_ATTRIBUTE)
 #: Keyword set at start by the HTTP gateway: the request's Idempotency-Key, so that a key
 #: reused for another order id is found (a client-made random string, nothing personal).
 IDEMPOTENCY_KEY_ATTRIBUTE = "RtwIdempotencyKey"
+#: The same attributes as typed keys, for the SDK's search-attribute calls.
+ORDER_STATE_KEY = SearchAttributeKey.for_keyword(ORDER_STATE_ATTRIBUTE)
+CUSTOMER_ID_KEY = SearchAttributeKey.for_keyword(CUSTOMER_ID_ATTRIBUTE)
+IDEMPOTENCY_KEY = SearchAttributeKey.for_keyword(IDEMPOTENCY_KEY_ATTRIBUTE)
 
 #: Error types of a saga refused at its start (non-retryable; nothing moved).
 INVALID_ORDER = "InvalidOrder"

@@ -13,11 +13,10 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.contracts import ORDER_STATE_ATTRIBUTE
+from services.contracts import ORDER_STATE_KEY
 from services.gateway.models import FieldError
 from services.orchestration.client import (
     IdempotencyKeyReusedError,
@@ -92,9 +91,6 @@ async def temporal_call(timeout: float, *, order_id: str | None = None) -> Async
         raise ApiError(502, "TemporalError", exc.message) from None
 
 
-_ORDER_STATE = SearchAttributeKey.for_keyword(ORDER_STATE_ATTRIBUTE)
-
-
 def closed_order_error(
     order_id: str, description: WorkflowExecutionDescription, *, action: str
 ) -> ApiError:
@@ -104,7 +100,7 @@ def closed_order_error(
     `terminated`, `timed_out`)."""
     status = description.status
     outcome = status.name.lower() if status else "closed"
-    published = description.typed_search_attributes.get(_ORDER_STATE)
+    published = description.typed_search_attributes.get(ORDER_STATE_KEY)
     if published and status in (
         WorkflowExecutionStatus.COMPLETED,
         WorkflowExecutionStatus.CANCELED,

@@ -4,18 +4,15 @@ visibility lists orders by state without asking a worker."""
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts import (
-        CUSTOMER_ID_ATTRIBUTE,
-        ORDER_STATE_ATTRIBUTE,
+        CUSTOMER_ID_KEY,
+        ORDER_STATE_KEY,
         OrderPolicy,
         OrderState,
     )
 
-ORDER_STATE_KEY = SearchAttributeKey.for_keyword(ORDER_STATE_ATTRIBUTE)
-CUSTOMER_ID_KEY = SearchAttributeKey.for_keyword(CUSTOMER_ID_ATTRIBUTE)
 _STATES = frozenset(state.value for state in OrderState)
 
 

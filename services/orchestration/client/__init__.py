@@ -3,6 +3,7 @@ they ended), deciding them (approve, reject, cancel), shipments and subscription
 
 from __future__ import annotations
 
+from services.contracts import IDEMPOTENCY_KEY
 from services.orchestration.client._deciding import cancel_order, decide_order
 from services.orchestration.client._reading import (
     FINAL_STATES,
@@ -18,7 +19,6 @@ from services.orchestration.client._reading import (
     workflow_pollers,
 )
 from services.orchestration.client._shipments import send_carrier_event, shipment_status
-from services.orchestration.client._start_attributes import IDEMPOTENCY_KEY
 from services.orchestration.client._starting import (
     CURRENCY_MEMO,
     IDEMPOTENCY_KEY_MEMO,

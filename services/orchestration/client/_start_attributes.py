@@ -6,22 +6,17 @@ from __future__ import annotations
 import weakref
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from services.contracts import (
-    CUSTOMER_ID_ATTRIBUTE,
-    IDEMPOTENCY_KEY_ATTRIBUTE,
+    CUSTOMER_ID_KEY,
+    IDEMPOTENCY_KEY,
     ORDER_SEARCH_ATTRIBUTES,
-    ORDER_STATE_ATTRIBUTE,
+    ORDER_STATE_KEY,
     OrderInput,
     OrderState,
 )
 from services.orchestration.search_attributes import missing_keywords
-
-ORDER_STATE = SearchAttributeKey.for_keyword(ORDER_STATE_ATTRIBUTE)
-CUSTOMER_ID = SearchAttributeKey.for_keyword(CUSTOMER_ID_ATTRIBUTE)
-#: The request's Idempotency-Key, set at start when the namespace has the attribute.
-IDEMPOTENCY_KEY = SearchAttributeKey.for_keyword(IDEMPOTENCY_KEY_ATTRIBUTE)
 
 #: Per client: does its namespace have the order attributes (asked once; an answer the
 #: server could not give is asked again next time).
@@ -48,9 +43,9 @@ async def start_attributes(
     `RtwIdempotencyKey`). The saga then skips its first upsert (docs/capacity.md)."""
     pairs: list[SearchAttributePair[str]] = []
     if await order_attributes_registered(client):
-        pairs.append(SearchAttributePair(ORDER_STATE, OrderState.RECEIVED.value))
+        pairs.append(SearchAttributePair(ORDER_STATE_KEY, OrderState.RECEIVED.value))
         if client.data_converter.payload_codec is None:
-            pairs.append(SearchAttributePair(CUSTOMER_ID, order.customer_id))
+            pairs.append(SearchAttributePair(CUSTOMER_ID_KEY, order.customer_id))
     if idempotency_key is not None:
         pairs.append(SearchAttributePair(IDEMPOTENCY_KEY, idempotency_key))
     return TypedSearchAttributes(pairs) if pairs else None
